@@ -1,0 +1,47 @@
+using System.Text.Json.Serialization;
+using Capstan.Api.Docs;
+using Capstan.Api.Errors;
+using Capstan.Api.Middleware;
+using Capstan.Features;
+using Capstan.Infrastructure;
+using Capstan.Infrastructure.Observability;
+using Capstan.Infrastructure.Routing;
+
+namespace Capstan.Api.Hosting;
+
+public static class ApiHosting
+{
+    /// <summary>Registers the service: infrastructure, every slice, JSON rules, docs.</summary>
+    public static WebApplicationBuilder AddCapstanApi(this WebApplicationBuilder builder)
+    {
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        builder.Services.AddInfrastructure(builder.Configuration, FeaturesAssembly.Assembly, typeof(ApiHosting).Assembly);
+        builder.Services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.MaxDepth = 64;
+            json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(allowIntegerValues: false));
+        });
+        // Binding failures (bad JSON, wrong types) throw, so the error middleware can answer them in the one shape.
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        builder.Services.AddApiDocs();
+        return builder;
+    }
+
+    /// <summary>The request pipeline, outermost first.</summary>
+    public static WebApplication UseCapstanApi(this WebApplication app)
+    {
+        // Created now so the first requests are counted.
+        app.Services.GetRequiredService<MetricsCollector>();
+
+        app.UseMiddleware<RequestIdMiddleware>();
+        app.UseMiddleware<RequestLoggingMiddleware>();
+        app.UseMiddleware<ErrorHandlingMiddleware>();
+        app.UseMiddleware<SecurityHeadersMiddleware>();
+        app.UseMiddleware<ApiVersionRewriteMiddleware>();
+        app.UseRouting();
+        app.UseMiddleware<RequestBodyLimitMiddleware>();
+        app.UseMiddleware<StartupGateMiddleware>();
+        app.MapCarter();
+        return app;
+    }
+}
