@@ -1,0 +1,27 @@
+using Capstan.Tests.Support;
+
+namespace Capstan.Api.Tests;
+
+/// <summary>HTTP tests share one service instance on one database, reset before every test.</summary>
+[CollectionDefinition(Name)]
+public sealed class ApiCollection : ICollectionFixture<ApiFixture>
+{
+    public const string Name = "api";
+}
+
+/// <summary>Base of HTTP tests: a clean database and an anonymous client per test.</summary>
+[Collection(ApiCollection.Name)]
+public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
+{
+    protected ApiFixture Fixture { get; } = fixture;
+
+    protected HttpClient Client { get; } = fixture.CreateClient();
+
+    public virtual Task InitializeAsync() => Fixture.ResetAsync();
+
+    public virtual Task DisposeAsync()
+    {
+        Client.Dispose();
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,65 @@
+using Capstan.Infrastructure.Health;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Capstan.Tests.Support;
+
+/// <summary>The whole service in-process against a test database; migrations are already in the template, so the
+/// host only checks the database before reporting ready.</summary>
+public class ApiFactory(
+    string connectionString,
+    IReadOnlyDictionary<string, string?>? settings = null,
+    Action<IServiceCollection>? configureServices = null) : WebApplicationFactory<Program>
+{
+    public CapturedLogs Logs { get; } = new();
+
+    public string ConnectionString { get; } = connectionString;
+
+    public async Task WaitUntilReadyAsync(TimeSpan? timeout = null)
+    {
+        var readiness = Services.GetRequiredService<ServiceReadiness>();
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (!readiness.IsReady)
+        {
+            if (readiness.Phase == StartupPhase.Failed)
+            {
+                throw new InvalidOperationException("The test host failed to initialise:\n" + Logs.All);
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The test host did not become ready:\n" + Logs.All);
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("ConnectionStrings:Default", ConnectionString);
+        builder.UseSetting("Database:MigrateOnStartup", "false");
+        builder.UseSetting("Urls", "http://127.0.0.1:0");
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            builder.UseSetting(key, value);
+        }
+
+        if (configureServices is not null)
+        {
+            builder.ConfigureServices(configureServices);
+        }
+
+        builder.ConfigureLogging(logging =>
+        {
+            logging.ClearProviders();
+            logging.AddProvider(Logs);
+            logging.SetMinimumLevel(LogLevel.Debug);
+            logging.AddFilter("Microsoft", LogLevel.Warning);
+            logging.AddFilter("Npgsql", LogLevel.Warning);
+        });
+    }
+}
