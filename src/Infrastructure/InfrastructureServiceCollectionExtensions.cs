@@ -1,13 +1,22 @@
 using System.Reflection;
 using System.Text.Json.Serialization;
+using Capstan.Infrastructure.Audit;
+using Capstan.Infrastructure.Background;
+using Capstan.Infrastructure.Crypto;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Health;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Observability;
 using Capstan.Infrastructure.Routing;
+using Capstan.Infrastructure.Security;
+using Capstan.Infrastructure.Settings;
+using Capstan.Infrastructure.Tools;
 using FluentValidation;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Capstan.Infrastructure;
 
@@ -34,8 +43,38 @@ public static class InfrastructureServiceCollectionExtensions
             provider.GetRequiredService<ProcessMetrics>();
             return new MetricsCollector(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         });
+        services.AddSingleton(provider => MasterKey.Load(
+            configuration, LocalDataDirectory.Resolve(configuration), provider.GetRequiredService<ILoggerFactory>().CreateLogger("Capstan.Crypto")));
+        services.AddSingleton<EnvelopeCipher>();
+        services.AddSingleton<SessionTokens>();
+        services.AddSingleton<CsrfTokens>();
+        services.AddSingleton<CredentialStore>();
+        services.AddSingleton<RateLimiter>();
+        services.AddSingleton<AuthSettings>();
+        services.AddSingleton<SindriCli>();
+        services.AddSingleton<SessionIssuer>();
+        services.AddScoped<PasswordSignIn>();
+        services.AddScoped<RequestContext>();
+        services.AddScoped<AuditTrail>();
+        services.AddScoped<ITransactionParticipant>(provider => provider.GetRequiredService<AuditTrail>());
+        services.AddScoped<IAuthorizationHandler, PermissionAuthorizationHandler>();
         services.AddMediation(assemblies);
         services.AddCarterModules(assemblies);
+
+        // Start-up tasks and recurring jobs live beside the slices of their area.
+        foreach (var type in assemblies.SelectMany(assembly => assembly.GetTypes()).Where(type => type is { IsAbstract: false, IsInterface: false }))
+        {
+            if (typeof(IStartupTask).IsAssignableFrom(type))
+            {
+                services.AddSingleton(typeof(IStartupTask), type);
+            }
+            else if (typeof(RecurringJob).IsAssignableFrom(type))
+            {
+                services.AddSingleton(type);
+                services.AddSingleton(provider => (IHostedService)provider.GetRequiredService(type));
+            }
+        }
+
         return services;
     }
 }

@@ -13,6 +13,9 @@ public class ApiFactory(
     IReadOnlyDictionary<string, string?>? settings = null,
     Action<IServiceCollection>? configureServices = null) : WebApplicationFactory<Program>
 {
+    /// <summary>A fixed master key, so tests never write .data/master.key.</summary>
+    public const string TestMasterKey = "dGVzdC1tYXN0ZXIta2V5LWZvci1jYXBzdGFuLXRlc3Q=";
+
     public CapturedLogs Logs { get; } = new();
 
     public string ConnectionString { get; } = connectionString;
@@ -43,6 +46,14 @@ public class ApiFactory(
         builder.UseSetting("ConnectionStrings:Default", ConnectionString);
         builder.UseSetting("Database:MigrateOnStartup", "false");
         builder.UseSetting("Urls", "http://127.0.0.1:0");
+        builder.UseSetting("Crypto:MasterKey", TestMasterKey);
+        // Tests sign in far more often than a person; the limit itself is tested on a host of its own.
+        builder.UseSetting("Identity:LoginRateLimit:PermitPerMinute", "100000");
+        builder.UseSetting("Identity:ChangePasswordRateLimit:PermitPer15Minutes", "100000");
+        builder.UseSetting("Identity:TicketRateLimit:PermitPerMinute", "100000");
+        // Tests create their own users and run background jobs by hand.
+        builder.UseSetting("Identity:BootstrapAdmin", "false");
+        builder.UseSetting("Jobs:Enabled", "false");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);

@@ -50,7 +50,7 @@ public class ApiFixture : IAsyncLifetime
         Logs.Clear();
     }
 
-    public HttpClient CreateClient() => Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+    public HttpClient CreateClient() => Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
 
     /// <summary>Sends a slice's request through the full pipeline (validation, transaction) in a fresh scope.</summary>
     public async Task<T> SendAsync<T>(IRequest<T> request)

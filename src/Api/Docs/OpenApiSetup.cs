@@ -13,6 +13,8 @@ public static class OpenApiSetup
         services.AddOpenApi(DocumentName, options =>
         {
             options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
+            options.AddDocumentTransformer<AccessTransformer>();
+            options.AddOperationTransformer<AccessTransformer>();
             options.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info = new OpenApiInfo

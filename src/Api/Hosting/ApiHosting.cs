@@ -2,10 +2,14 @@ using System.Text.Json.Serialization;
 using Capstan.Api.Docs;
 using Capstan.Api.Errors;
 using Capstan.Api.Middleware;
+using Capstan.Api.Security;
 using Capstan.Features;
 using Capstan.Infrastructure;
 using Capstan.Infrastructure.Observability;
 using Capstan.Infrastructure.Routing;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.HttpOverrides;
 
 namespace Capstan.Api.Hosting;
 
@@ -24,6 +28,18 @@ public static class ApiHosting
         // Binding failures (bad JSON, wrong types) throw, so the error middleware can answer them in the one shape.
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.AddApiDocs();
+        builder.Services
+            .AddAuthentication(CapstanAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, CapstanAuthenticationHandler>(CapstanAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorization();
+        builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, PermissionResultHandler>();
+        builder.Services.Configure<ForwardedHeadersOptions>(forwarded =>
+        {
+            // Behind a proxy (Api:TrustForwardedHeaders) the client address comes from X-Forwarded-For.
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            forwarded.KnownIPNetworks.Clear();
+            forwarded.KnownProxies.Clear();
+        });
         return builder;
     }
 
@@ -33,14 +49,23 @@ public static class ApiHosting
         // Created now so the first requests are counted.
         app.Services.GetRequiredService<MetricsCollector>();
 
+        if (app.Configuration.GetValue("Api:TrustForwardedHeaders", false))
+        {
+            app.UseForwardedHeaders();
+        }
+
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseMiddleware<RequestLoggingMiddleware>();
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.UseMiddleware<SecurityHeadersMiddleware>();
         app.UseMiddleware<ApiVersionRewriteMiddleware>();
+        app.UseMiddleware<RequestContextMiddleware>();
         app.UseRouting();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseMiddleware<StartupGateMiddleware>();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseMiddleware<CsrfMiddleware>();
         app.MapCarter();
         return app;
     }

@@ -44,9 +44,7 @@ public sealed class DatabaseConnection : IDisposable
             return new DatabaseConnection(fromUrl, string.IsNullOrWhiteSpace(readOnly) ? fromUrl : readOnly, null);
         }
 
-        var directory = configuration["Database:LocalDirectory"] is { Length: > 0 } explicitDirectory
-            ? explicitDirectory
-            : Path.Combine(FindRepositoryRoot(), ".data");
+        var directory = LocalDataDirectory.Resolve(configuration);
         logger.LogWarning(
             "No connection string configured (ConnectionStrings__Default or DATABASE_URL): using a local PostgreSQL cluster under {Directory}",
             directory);
@@ -74,20 +72,4 @@ public sealed class DatabaseConnection : IDisposable
     }
 
     public void Dispose() => _localCluster?.Dispose();
-
-    private static string FindRepositoryRoot()
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
-            {
-                if (File.Exists(Path.Combine(directory.FullName, "Api.sln")))
-                {
-                    return directory.FullName;
-                }
-            }
-        }
-
-        return Directory.GetCurrentDirectory();
-    }
 }

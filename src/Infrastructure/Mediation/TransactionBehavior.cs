@@ -27,7 +27,7 @@ public sealed class TransactionBehavior<TRequest, TResponse>(DbSession session, 
             var response = await next();
             foreach (var participant in participants)
             {
-                await participant.BeforeCommitAsync(session, cancellationToken);
+                await participant.BeforeCommitAsync(request!, session, cancellationToken);
             }
 
             await session.CommitAsync(cancellationToken);
@@ -44,5 +44,5 @@ public sealed class TransactionBehavior<TRequest, TResponse>(DbSession session, 
 /// <summary>Work that must land in the command's own transaction just before it commits (the audit trail).</summary>
 public interface ITransactionParticipant
 {
-    Task BeforeCommitAsync(DbSession session, CancellationToken cancellationToken);
+    Task BeforeCommitAsync(object request, DbSession session, CancellationToken cancellationToken);
 }

@@ -1,0 +1,118 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Capstan.Api.Errors;
+using Capstan.Infrastructure.Security;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace Capstan.Api.Security;
+
+/// <summary>
+/// The one authentication handler (DESIGN §3): <c>Authorization: Bearer</c> with a session JWT or an API key,
+/// <c>X-Api-Key</c>, the <c>gyre_session</c> cookie, and on WebSocket upgrades a single-use <c>?ticket=</c> (or a
+/// <c>?token=</c> JWT, as KubeOrch's terminal sends). The caller goes into the request's <see cref="RequestContext"/>.
+/// </summary>
+public sealed class CapstanAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    CredentialStore credentials,
+    SessionTokens sessionTokens,
+    CsrfTokens csrfTokens) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "Capstan";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var cancellationToken = Context.RequestAborted;
+        CredentialCheck check;
+        var authorization = Request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            check = await FromBearerAsync(authorization[7..].Trim(), cancellationToken);
+        }
+        else if (Request.Headers["X-Api-Key"].ToString() is { Length: > 0 } apiKey)
+        {
+            check = await credentials.FromApiKeyAsync(apiKey, cancellationToken);
+        }
+        else if (Request.Cookies[SessionCookies.SessionName] is { Length: > 0 } sessionToken)
+        {
+            check = await credentials.FromSessionTokenAsync(sessionToken, cancellationToken);
+            if (check.Caller?.SessionId is { } sessionId)
+            {
+                KeepCookiesFresh(sessionToken, sessionId, check);
+            }
+        }
+        else if (Context.WebSockets.IsWebSocketRequest && Request.Query["ticket"].ToString() is { Length: > 0 } ticket)
+        {
+            check = await credentials.FromTicketAsync(ticket, cancellationToken);
+        }
+        else if (Context.WebSockets.IsWebSocketRequest && Request.Query["token"].ToString() is { Length: > 0 } token)
+        {
+            check = await FromBearerAsync(token, cancellationToken);
+        }
+        else
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        if (check.Caller is not { } caller)
+        {
+            return AuthenticateResult.Fail(check.Failure ?? "Invalid credentials");
+        }
+
+        Context.RequestServices.GetRequiredService<RequestContext>().Caller = caller;
+        var identity = new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.NameIdentifier, caller.UserId.ToString()),
+                new Claim(ClaimTypes.Name, caller.Username),
+                new Claim(ClaimTypes.Role, caller.Role.Name()),
+                new Claim("auth_method", caller.Method.ToString()),
+            ],
+            SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var result = await HandleAuthenticateOnceSafeAsync();
+        Response.Headers.WWWAuthenticate = "Bearer";
+        await ErrorResponseWriter.WriteAsync(Context, 401, result.Failure?.Message ?? "Authentication required");
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        ErrorResponseWriter.WriteAsync(Context, 403, "Permission denied");
+
+    private async Task<CredentialCheck> FromBearerAsync(string token, CancellationToken cancellationToken)
+    {
+        if (token.Length == 0)
+        {
+            return CredentialCheck.Refused("Empty bearer token");
+        }
+
+        if (!SessionTokens.LooksLikeJwt(token))
+        {
+            return await credentials.FromApiKeyAsync(token, cancellationToken);
+        }
+
+        var claims = await sessionTokens.ReadAsync(token, TimeSpan.Zero);
+        return claims is null
+            ? CredentialCheck.Refused("Invalid or expired token")
+            : await credentials.FromSessionAsync(claims.SessionId, claims.UserId, cancellationToken);
+    }
+
+    // A sliding session re-issues its cookie; a session whose page lost the CSRF cookie gets it back.
+    private void KeepCookiesFresh(string sessionToken, Guid sessionId, CredentialCheck check)
+    {
+        var csrf = csrfTokens.For(sessionId);
+        var expiresAt = check.ExpiresAt ?? DateTimeOffset.UtcNow.Add(credentials.SessionLifetime);
+        if (check.SessionRefreshed)
+        {
+            SessionCookies.Issue(Context, sessionToken, expiresAt, csrf);
+        }
+        else if (Request.Cookies[CsrfTokens.CookieName] != csrf)
+        {
+            SessionCookies.IssueCsrf(Context, csrf, expiresAt);
+        }
+    }
+}

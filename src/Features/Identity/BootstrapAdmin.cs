@@ -1,0 +1,77 @@
+using System.Security.Cryptography;
+using Capstan.Infrastructure.Audit;
+using Capstan.Infrastructure.Data;
+using Capstan.Infrastructure.Health;
+using Capstan.Infrastructure.Security;
+using Dapper;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Capstan.Features.Identity;
+
+/// <summary>
+/// On an empty database, creates the <c>admin</c> user (DESIGN §3) before the service reports ready: with
+/// <c>CAPSTAN_ADMIN_PASSWORD</c>, or with a generated password printed once to standard error (never to the log).
+/// Either way the account is flagged to change its password. Replicas starting together create it once.
+/// <c>Identity:BootstrapAdmin=false</c> skips it.
+/// </summary>
+public sealed class BootstrapAdmin(IServiceProvider services, IConfiguration configuration, ILogger<BootstrapAdmin> logger) : IStartupTask
+{
+    private const string Create = """
+        INSERT INTO identity.users (id, username, email, name, password_hash, role, requires_password_change)
+        SELECT @Id, 'admin', 'admin@capstan.local', 'Administrator', @Hash, 'admin', true
+        WHERE NOT EXISTS (SELECT 1 FROM identity.users)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+        """;
+
+    private const string Audit = """
+        INSERT INTO identity.audit_log (id, actor_type, actor_name, action, resource_type, resource_id, resource_name, correlation_id, metadata)
+        VALUES (@AuditId, 'system', 'system:bootstrap', 'auth.bootstrap_admin', 'user', @UserId, 'admin', @AuditId, CAST(@Metadata AS jsonb))
+        """;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        if (!configuration.GetValue("Identity:BootstrapAdmin", true))
+        {
+            return;
+        }
+
+        var configured = configuration["CAPSTAN_ADMIN_PASSWORD"];
+        var password = string.IsNullOrEmpty(configured) ? Generate() : configured;
+        if (Passwords.Weakness(password) is { } weakness)
+        {
+            logger.LogWarning("CAPSTAN_ADMIN_PASSWORD is too weak ({Weakness}); generating one instead", weakness);
+            password = Generate();
+            configured = null;
+        }
+
+        await using var connection = await services.GetRequiredService<DataSources>().Primary.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var userId = await connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition(
+            Create, new { Id = Guid.CreateVersion7(), Hash = Passwords.Hash(password) }, transaction, cancellationToken: cancellationToken));
+        if (userId is null)
+        {
+            return;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            Audit,
+            new { AuditId = Guid.CreateVersion7(), UserId = userId.ToString(), Metadata = AuditTrail.RedactedJson(new { generated = configured is null }) },
+            transaction,
+            cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+
+        if (configured is null)
+        {
+            // Printed once for the operator; deliberately not a log line, so it never reaches log storage.
+            await Console.Error.WriteLineAsync($"Capstan created the user 'admin' with the password: {password}  (change it after signing in)");
+        }
+
+        logger.LogWarning("Created the initial admin user 'admin'; it must change its password");
+    }
+
+    private static string Generate() =>
+        Convert.ToBase64String(RandomNumberGenerator.GetBytes(18)).Replace('+', 'x').Replace('/', 'y') + "-Aa9";
+}
