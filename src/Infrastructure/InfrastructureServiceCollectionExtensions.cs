@@ -4,6 +4,7 @@ using Capstan.Infrastructure.Audit;
 using Capstan.Infrastructure.Background;
 using Capstan.Infrastructure.Crypto;
 using Capstan.Infrastructure.Data;
+using Capstan.Infrastructure.Events;
 using Capstan.Infrastructure.Health;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Observability;
@@ -52,6 +53,8 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<RateLimiter>();
         services.AddSingleton<AuthSettings>();
         services.AddSingleton<SindriCli>();
+        services.AddSingleton<EventHub>();
+        services.AddHostedService(provider => provider.GetRequiredService<EventHub>());
         services.AddSingleton<SessionIssuer>();
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<RequestContext>();

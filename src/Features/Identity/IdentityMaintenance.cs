@@ -8,7 +8,7 @@ namespace Capstan.Features.Identity;
 
 /// <summary>
 /// Hourly clean-up of what identity leaves behind: ended and expired sessions (kept a day for forensics), used or
-/// expired tickets, OAuth states and exchange codes, stale rate-limit windows and lockouts, and audit rows older than
+/// expired tickets, OAuth states and exchange codes, stale lockouts, and audit rows older than
 /// <c>auditRetentionDays</c> (the only deletes the audit trigger lets through).
 /// </summary>
 public sealed class IdentityMaintenance(IServiceProvider services, ILogger<IdentityMaintenance> logger) : RecurringJob(services, logger)
@@ -18,7 +18,6 @@ public sealed class IdentityMaintenance(IServiceProvider services, ILogger<Ident
         DELETE FROM identity.ws_tickets WHERE expires_at < @Now - interval '1 hour';
         DELETE FROM identity.oauth_states WHERE expires_at < @Now;
         DELETE FROM identity.oauth_exchange_codes WHERE expires_at < @Now - interval '1 hour';
-        DELETE FROM platform.rate_limits WHERE expires_at < @Now;
         DELETE FROM identity.login_failures WHERE updated_at < @Now - interval '2 days' AND (locked_until IS NULL OR locked_until < @Now);
         """;
 
