@@ -9,11 +9,13 @@ public sealed class ApiCollection : ICollectionFixture<ApiFixture>
     public const string Name = "api";
 }
 
-/// <summary>Base of HTTP tests: a clean database and an anonymous client per test.</summary>
-[Collection(ApiCollection.Name)]
-public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
+/// <summary>Base of HTTP tests: a clean database and an anonymous client per test. An area with many tests gives
+/// itself a collection (and so a database) of its own by deriving from <see cref="ApiTest{TFixture}"/> with its own
+/// fixture type, so areas run in parallel.</summary>
+public abstract class ApiTest<TFixture>(TFixture fixture) : IAsyncLifetime
+    where TFixture : ApiFixture
 {
-    protected ApiFixture Fixture { get; } = fixture;
+    protected TFixture Fixture { get; } = fixture;
 
     protected HttpClient Client { get; } = fixture.CreateClient();
 
@@ -25,3 +27,6 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
         return Task.CompletedTask;
     }
 }
+
+[Collection(ApiCollection.Name)]
+public abstract class ApiTest(ApiFixture fixture) : ApiTest<ApiFixture>(fixture);

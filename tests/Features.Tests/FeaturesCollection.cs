@@ -14,12 +14,17 @@ public sealed class FeaturesFixture : ApiFixture
     protected override string Purpose => "features";
 }
 
-[Collection(FeaturesCollection.Name)]
-public abstract class HandlerTest(FeaturesFixture fixture) : IAsyncLifetime
+/// <summary>Base of handler tests; an area with many tests derives from <see cref="HandlerTest{TFixture}"/> with a
+/// fixture (and collection) of its own so it runs beside the others.</summary>
+public abstract class HandlerTest<TFixture>(TFixture fixture) : IAsyncLifetime
+    where TFixture : ApiFixture
 {
-    protected FeaturesFixture Fixture { get; } = fixture;
+    protected TFixture Fixture { get; } = fixture;
 
     public virtual Task InitializeAsync() => Fixture.ResetAsync();
 
     public virtual Task DisposeAsync() => Task.CompletedTask;
 }
+
+[Collection(FeaturesCollection.Name)]
+public abstract class HandlerTest(FeaturesFixture fixture) : HandlerTest<FeaturesFixture>(fixture);
