@@ -1,7 +1,10 @@
 using System.Net.Http.Headers;
 using Capstan.Infrastructure.Security;
+using Dapper;
 using MediatR;
+using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace Capstan.Tests.Support;
 
@@ -21,11 +24,24 @@ public static class TestAccounts
     private static readonly Lazy<string> PasswordHash = new(() => Passwords.Hash(Password));
     private static int _counter;
 
-    public static async Task<TestUser> CreateUserAsync(this ApiFixture fixture, BaseRole role = BaseRole.Viewer, string? username = null, bool active = true)
+    public static Task<TestUser> CreateUserAsync(this ApiFixture fixture, BaseRole role = BaseRole.Viewer, string? username = null, bool active = true) =>
+        fixture.Factory.CreateUserAsync(role, username, active);
+
+    public static Task<string> CreateApiKeyAsync(this ApiFixture fixture, TestUser user, BaseRole? keyRole = null, DateTime? expiresAt = null) =>
+        fixture.Factory.CreateApiKeyAsync(user, keyRole, expiresAt);
+
+    /// <summary>A client authenticated as a new user of <paramref name="role"/>.</summary>
+    public static Task<(HttpClient Client, TestUser User)> ClientAsAsync(this ApiFixture fixture, BaseRole role) => fixture.Factory.ClientAsAsync(role);
+
+    /// <summary>A client authenticated as <paramref name="user"/> with a fresh API key.</summary>
+    public static Task<HttpClient> ClientAsAsync(this ApiFixture fixture, TestUser user) => fixture.Factory.ClientAsAsync(user);
+
+    public static async Task<TestUser> CreateUserAsync(this ApiFactory factory, BaseRole role = BaseRole.Viewer, string? username = null, bool active = true)
     {
         var name = username ?? $"{role.Name()}-{Interlocked.Increment(ref _counter)}";
         var user = new TestUser(Guid.CreateVersion7(), name, $"{name}@example.test", Password, role);
-        await fixture.ExecuteAsync(
+        await ExecuteAsync(
+            factory,
             """
             INSERT INTO identity.users (id, username, email, name, password_hash, role, active)
             VALUES (@Id, @Username, @Email, @Name, @Hash, @Role, @Active)
@@ -35,10 +51,11 @@ public static class TestAccounts
     }
 
     /// <summary>A new API key for <paramref name="user"/> (optionally limited to a lower role or expiring).</summary>
-    public static async Task<string> CreateApiKeyAsync(this ApiFixture fixture, TestUser user, BaseRole? keyRole = null, DateTime? expiresAt = null)
+    public static async Task<string> CreateApiKeyAsync(this ApiFactory factory, TestUser user, BaseRole? keyRole = null, DateTime? expiresAt = null)
     {
         var key = SecretTokens.Generate("cap_");
-        await fixture.ExecuteAsync(
+        await ExecuteAsync(
+            factory,
             """
             INSERT INTO identity.api_keys (id, user_id, name, key_hash, key_prefix, role, expires_at)
             VALUES (@Id, @UserId, 'test key', @Hash, @Prefix, @Role, @ExpiresAt)
@@ -47,19 +64,23 @@ public static class TestAccounts
         return key;
     }
 
-    /// <summary>A client authenticated as a new user of <paramref name="role"/>.</summary>
-    public static async Task<(HttpClient Client, TestUser User)> ClientAsAsync(this ApiFixture fixture, BaseRole role)
+    public static async Task<(HttpClient Client, TestUser User)> ClientAsAsync(this ApiFactory factory, BaseRole role)
     {
-        var user = await fixture.CreateUserAsync(role);
-        return (await fixture.ClientAsAsync(user), user);
+        var user = await factory.CreateUserAsync(role);
+        return (await factory.ClientAsAsync(user), user);
     }
 
-    /// <summary>A client authenticated as <paramref name="user"/> with a fresh API key.</summary>
-    public static async Task<HttpClient> ClientAsAsync(this ApiFixture fixture, TestUser user)
+    public static async Task<HttpClient> ClientAsAsync(this ApiFactory factory, TestUser user)
     {
-        var client = fixture.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await fixture.CreateApiKeyAsync(user));
+        var client = factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await factory.CreateApiKeyAsync(user));
         return client;
+    }
+
+    private static async Task ExecuteAsync(ApiFactory factory, string sql, object parameters)
+    {
+        await using var connection = new NpgsqlConnection(factory.ConnectionString);
+        await connection.ExecuteAsync(sql, parameters);
     }
 
     /// <summary>Sends a slice's request through the pipeline as <paramref name="user"/>.</summary>
