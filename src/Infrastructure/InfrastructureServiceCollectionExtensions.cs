@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json.Serialization;
 using Capstan.Infrastructure.Audit;
 using Capstan.Infrastructure.Background;
+using Capstan.Infrastructure.Backups;
 using Capstan.Infrastructure.Crypto;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Events;
@@ -47,6 +48,8 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton(provider => MasterKey.Load(
             configuration, LocalDataDirectory.Resolve(configuration), provider.GetRequiredService<ILoggerFactory>().CreateLogger("Capstan.Crypto")));
         services.AddSingleton<EnvelopeCipher>();
+        services.AddSingleton<StreamingEnvelope>();
+        services.AddSingleton<BackupStore>();
         services.AddSingleton<SessionTokens>();
         services.AddSingleton<CsrfTokens>();
         services.AddSingleton<CredentialStore>();

@@ -20,6 +20,9 @@ public class ApiFactory(
 
     public string ConnectionString { get; } = connectionString;
 
+    /// <summary>Where this host writes backups (a temporary directory of its own).</summary>
+    public string BackupDirectory { get; } = Path.Combine(Path.GetTempPath(), "capstan-backups-" + Guid.NewGuid().ToString("N")[..12]);
+
     public async Task WaitUntilReadyAsync(TimeSpan? timeout = null)
     {
         var readiness = Services.GetRequiredService<ServiceReadiness>();
@@ -47,6 +50,7 @@ public class ApiFactory(
         builder.UseSetting("Database:MigrateOnStartup", "false");
         builder.UseSetting("Urls", "http://127.0.0.1:0");
         builder.UseSetting("Crypto:MasterKey", TestMasterKey);
+        builder.UseSetting("Backups:Directory", BackupDirectory);
         // Tests sign in far more often than a person; the limit itself is tested on a host of its own.
         builder.UseSetting("Identity:LoginRateLimit:PermitPerMinute", "100000");
         builder.UseSetting("Identity:ChangePasswordRateLimit:PermitPer15Minutes", "100000");

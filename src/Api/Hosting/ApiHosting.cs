@@ -28,6 +28,8 @@ public static class ApiHosting
         // Binding failures (bad JSON, wrong types) throw, so the error middleware can answer them in the one shape.
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.AddApiDocs();
+        // Route body limits (RequestBodyLimitMiddleware) bound uploads; the form reader must not cut them shorter.
+        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(form => form.MultipartBodyLengthLimit = 512L << 20);
         builder.Services
             .AddAuthentication(CapstanAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, CapstanAuthenticationHandler>(CapstanAuthenticationHandler.SchemeName, null);

@@ -27,7 +27,7 @@ public sealed class LocalPostgresCluster : IDisposable
     {
         _root = Path.GetFullPath(root);
         _ephemeral = ephemeral;
-        _binDirectory = FindBinDirectory();
+        _binDirectory = PostgresBinaries.Directory();
     }
 
     public string DataDirectory => Path.Combine(_root, "postgres");
@@ -278,37 +278,6 @@ public sealed class LocalPostgresCluster : IDisposable
         }
 
         return new ToolResult(process.ExitCode, (stdout.Result + stderr.Result).Trim());
-    }
-
-    private static string FindBinDirectory()
-    {
-        var configured = Environment.GetEnvironmentVariable("CAPSTAN_PG_BIN");
-        if (!string.IsNullOrWhiteSpace(configured))
-        {
-            return configured;
-        }
-
-        const string DebianRoot = "/usr/lib/postgresql";
-        if (Directory.Exists(DebianRoot))
-        {
-            var newest = Directory.GetDirectories(DebianRoot)
-                .Select(directory => (directory, version: int.TryParse(Path.GetFileName(directory), out var v) ? v : 0))
-                .Where(candidate => File.Exists(Path.Combine(candidate.directory, "bin", "initdb")))
-                .OrderByDescending(candidate => candidate.version)
-                .Select(candidate => Path.Combine(candidate.directory, "bin"))
-                .FirstOrDefault();
-            if (newest is not null)
-            {
-                return newest;
-            }
-        }
-
-        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .FirstOrDefault(directory => File.Exists(Path.Combine(directory, "initdb")));
-        return onPath ?? throw new InvalidOperationException(
-            "No PostgreSQL server binaries found (initdb, pg_ctl). Install PostgreSQL 15+, set CAPSTAN_PG_BIN, "
-            + "or configure ConnectionStrings__Default / DATABASE_URL.");
     }
 
     private sealed record State(int Port, string? Password);

@@ -19,11 +19,6 @@ public sealed class RouteInventoryTests(ApiFixture fixture, ITestOutputHelper ou
     /// <summary>Rows of strict areas still being built, each with the reason; this list only shrinks.</summary>
     private static readonly Dictionary<string, string> Pending = new()
     {
-        [RouteInventory.Key("GET", "/api/v1/admin/backups")] = "admin-only (identity issue)",
-        [RouteInventory.Key("POST", "/api/v1/admin/backups")] = "admin-only (identity issue)",
-        [RouteInventory.Key("DELETE", "/api/v1/admin/backups")] = "admin-only (identity issue)",
-        [RouteInventory.Key("GET", "/api/v1/admin/backups/download")] = "admin-only (identity issue)",
-        [RouteInventory.Key("POST", "/api/v1/admin/backups/restore")] = "admin-only (identity issue)",
     };
 
     [Fact]
