@@ -18,14 +18,27 @@ public static class GetRole
 {
     public sealed record Query(Guid Id) : IQuery<RoleView>;
 
-    public sealed record RoleView(
-        Guid Id,
-        string Name,
-        string Description,
-        string[] Permissions,
-        [property: JsonPropertyName("is_system")] bool IsSystem,
-        [property: JsonPropertyName("created_at")] DateTime CreatedAt,
-        [property: JsonPropertyName("updated_at")] DateTime UpdatedAt);
+    /// <summary>Init properties, not a positional record: Dapper reads <c>text[]</c> as an array it converts only for
+    /// properties.</summary>
+    public sealed record RoleView
+    {
+        public Guid Id { get; init; }
+
+        public string Name { get; init; } = string.Empty;
+
+        public string Description { get; init; } = string.Empty;
+
+        public string[] Permissions { get; init; } = [];
+
+        [JsonPropertyName("is_system")]
+        public bool IsSystem { get; init; }
+
+        [JsonPropertyName("created_at")]
+        public DateTime CreatedAt { get; init; }
+
+        [JsonPropertyName("updated_at")]
+        public DateTime UpdatedAt { get; init; }
+    }
 
     internal sealed class Validator : AbstractValidator<Query>
     {

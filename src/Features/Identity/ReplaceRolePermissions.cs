@@ -67,7 +67,14 @@ public static class ReplaceRolePermissions
             return Unit.Value;
         }
 
-        private sealed record Row(string Name, string[] Permissions, bool IsSystem);
+        private sealed record Row
+        {
+            public string Name { get; init; } = string.Empty;
+
+            public string[] Permissions { get; init; } = [];
+
+            public bool IsSystem { get; init; }
+        }
     }
 
     internal sealed class Endpoint : ICarterModule
