@@ -81,6 +81,8 @@ public static partial class ListAuditEvents
     internal static Guid? ParseUuid(string? value) =>
         Guid.TryParseExact(value, "D", out var id) || Guid.TryParseExact(value, "N", out id) ? id : null;
 
+    /// <summary>An RFC 3339 time, rounded up to the microsecond the database keeps: for microsecond data that rounding
+    /// keeps both "since" (at or after) and "until" (before) exact, even with Go's nine fractional digits.</summary>
     internal static DateTime? ParseRfc3339(string? value)
     {
         if (value is null || Rfc3339().Match(value) is not { Success: true } match)
@@ -88,11 +90,15 @@ public static partial class ListAuditEvents
             return null;
         }
 
-        // .NET reads at most seven fractional digits; RFC 3339 allows nine (Go writes them).
-        var normalised = match.Groups["fraction"].Success && match.Groups["fraction"].Value.Length > 8
-            ? value.Replace(match.Groups["fraction"].Value, match.Groups["fraction"].Value[..8], StringComparison.Ordinal)
-            : value;
-        return DateTimeOffset.TryParse(normalised, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var parsed) ? parsed.UtcDateTime : null;
+        var fraction = match.Groups["fraction"];
+        var withoutFraction = fraction.Success ? value.Remove(fraction.Index, fraction.Length) : value;
+        if (!DateTimeOffset.TryParse(withoutFraction, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            return null;
+        }
+
+        var nanoseconds = fraction.Success ? long.Parse(fraction.Value[1..].PadRight(9, '0'), CultureInfo.InvariantCulture) : 0;
+        return parsed.UtcDateTime.AddTicks((nanoseconds + 999) / 1000 * TimeSpan.TicksPerMicrosecond);
     }
 
     internal static int? ParseLimit(string? value) =>

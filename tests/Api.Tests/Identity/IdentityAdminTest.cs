@@ -47,10 +47,64 @@ public abstract class IdentityAdminTest(IdentityAdminFixture fixture) : ApiTest<
         return id;
     }
 
+    /// <summary>Writes one audit row as the trail would (inserts are all the table allows).</summary>
+    protected async Task<Guid> InsertAuditAsync(AuditRow row)
+    {
+        var id = row.Id ?? Guid.CreateVersion7();
+        await Fixture.ExecuteAsync(
+            """
+            INSERT INTO identity.audit_log
+                (id, occurred_at, actor_type, actor_id, actor_name, action, resource_type, resource_id, result, ip_address, correlation_id, team_id, metadata)
+            VALUES
+                (@Id, @OccurredAt, @ActorType, @ActorId, @ActorName, @Action, @ResourceType, @ResourceId, @Result, @IpAddress, @CorrelationId, @TeamId,
+                 CAST(@Metadata AS jsonb))
+            """,
+            new
+            {
+                Id = id,
+                OccurredAt = row.OccurredAt ?? DateTime.UtcNow,
+                row.ActorType,
+                row.ActorId,
+                row.ActorName,
+                row.Action,
+                row.ResourceType,
+                row.ResourceId,
+                row.Result,
+                row.IpAddress,
+                CorrelationId = row.CorrelationId ?? Guid.CreateVersion7(),
+                row.TeamId,
+                Metadata = JsonSerializer.Serialize(row.Metadata ?? new { }),
+            });
+        return id;
+    }
+
     protected static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
     protected static Task<HttpResponseMessage> PutJsonAsync(HttpClient client, string path, object body) => client.PutAsJsonAsync(path, body);
 
     protected static Task<HttpResponseMessage> PatchJsonAsync(HttpClient client, string path, string json) =>
         client.PatchAsync(path, Json(json));
+}
+
+public sealed record AuditRow(string Action, string ActorType = "user", Guid? ActorId = null)
+{
+    public Guid? Id { get; init; }
+
+    public DateTime? OccurredAt { get; init; }
+
+    public string? ActorName { get; init; }
+
+    public string? ResourceType { get; init; }
+
+    public string? ResourceId { get; init; }
+
+    public string Result { get; init; } = "success";
+
+    public string? IpAddress { get; init; }
+
+    public Guid? CorrelationId { get; init; }
+
+    public Guid? TeamId { get; init; }
+
+    public object? Metadata { get; init; }
 }
