@@ -123,10 +123,10 @@ public static partial class CreateUserRole
             var roleName = await db.QuerySingleOrDefaultAsync<string>(RoleName, new { RoleId = roleId }, cancellationToken)
                 ?? throw new NotFoundException("Role not found");
 
-            // Keys sorted so the stored object reads the same however the client ordered them (jsonb compares by value).
+            // jsonb compares objects by value, so {"a","b"} and {"b","a"} are the same scope to the unique index.
             var scope = command.Scope is { ValueKind: JsonValueKind.Object } value
-                ? new SortedDictionary<string, string>(value.EnumerateObject().ToDictionary(entry => entry.Name, entry => entry.Value.GetString()!.Trim()), StringComparer.Ordinal)
-                : new SortedDictionary<string, string>(StringComparer.Ordinal);
+                ? value.EnumerateObject().ToDictionary(entry => entry.Name, entry => entry.Value.GetString()!.Trim(), StringComparer.Ordinal)
+                : [];
             var row = await db.QuerySingleOrDefaultAsync<Row>(
                 Insert,
                 new { Id = Guid.CreateVersion7(), UserId = userId, RoleId = roleId, Scope = JsonSerializer.Serialize(scope), GrantedBy = grantedBy, Now = clock.GetUtcNow().UtcDateTime },

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Capstan.Infrastructure.Data;
+using Capstan.Infrastructure.Errors;
 using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Paging;
@@ -105,6 +106,11 @@ public static class ListAuditLogs
         public async Task<Response> Handle(Query query, CancellationToken cancellationToken)
         {
             var after = KeysetCursor.Decode<Position>(query.Cursor);
+            if (after is not null && (after.Id == Guid.Empty || after.At == default))
+            {
+                throw BadRequestException.ForField("cursor", "cursor is not a cursor this API issued");
+            }
+
             var parameters = new
             {
                 UserId = query.UserId is null ? (Guid?)null : Guid.Parse(query.UserId),
