@@ -1,9 +1,11 @@
 using Capstan.Features.Identity;
+using Capstan.Infrastructure.Audit;
 using Capstan.Infrastructure.Errors;
 using Capstan.Infrastructure.Paging;
 using Capstan.Infrastructure.Security;
 using Capstan.Tests.Support;
 using FluentValidation;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Capstan.Features.Tests.Identity;
 
@@ -45,6 +47,25 @@ public sealed class ListAuditLogsTests(IdentityAdminHandlerFixture fixture) : Id
 
         result.Logs.ShouldHaveSingleItem().Id.ShouldBe(asUser);
         result.Logs[0].UserName.ShouldBe(alice.Username);
+    }
+
+    [Fact]
+    public async Task A_team_scoped_entry_written_through_the_trail_is_found_by_its_team()
+    {
+        var admin = await Fixture.CreateUserAsync(BaseRole.Admin);
+        var team = Guid.CreateVersion7();
+        await Fixture.WithScopeAsync(async scope =>
+        {
+            scope.GetRequiredService<RequestContext>().Caller = admin.AsCaller();
+            await scope.GetRequiredService<AuditTrail>().WriteNowAsync(new AuditEntry("team.member.add", "team", team.ToString()) { TeamId = team }, default);
+            return true;
+        });
+        await InsertAuditAsync(DateTime.UtcNow);
+
+        var result = await Fixture.SendAsAsync(admin, Query(new PageRequest(0, 50)) with { TeamId = team.ToString() });
+
+        var log = result.Logs.ShouldHaveSingleItem();
+        (log.Action, log.TeamId, log.UserId).ShouldBe(("team.member.add", team, admin.Id));
     }
 
     [Fact]
