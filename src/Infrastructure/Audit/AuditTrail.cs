@@ -29,6 +29,9 @@ public sealed record AuditEntry(
     public Guid? ActorId { get; init; }
 
     public string? ActorName { get; init; }
+
+    /// <summary>The team the action concerns, when it concerns one (seed 004's <c>teamId</c>).</summary>
+    public Guid? TeamId { get; init; }
 }
 
 /// <summary>Marks a command that is not an action worth auditing (telemetry ingest at high volume), with the reason.</summary>
@@ -50,10 +53,10 @@ public sealed class AuditTrail(RequestContext request, IServiceProvider services
     private const string Insert = """
         INSERT INTO identity.audit_log
             (id, occurred_at, actor_type, actor_id, actor_name, action, resource_type, resource_id, resource_name,
-             result, ip_address, user_agent, request_id, correlation_id, metadata)
+             result, ip_address, user_agent, request_id, correlation_id, team_id, metadata)
         VALUES
             (@Id, @OccurredAt, @ActorType, @ActorId, @ActorName, @Action, @ResourceType, @ResourceId, @ResourceName,
-             @Result, @IpAddress, @UserAgent, @RequestId, @CorrelationId, CAST(@Metadata AS jsonb))
+             @Result, @IpAddress, @UserAgent, @RequestId, @CorrelationId, @TeamId, CAST(@Metadata AS jsonb))
         """;
 
     private static readonly string[] SecretWords =
@@ -123,6 +126,7 @@ public sealed class AuditTrail(RequestContext request, IServiceProvider services
             request.UserAgent,
             request.RequestId,
             CorrelationId,
+            entry.TeamId,
             Metadata = RedactedJson(entry.Metadata),
         };
     }

@@ -12,6 +12,14 @@ public sealed record SettingDefinition(string Field, string Key, string Environm
 /// <summary>A setting's effective value and whether an environment variable decides it.</summary>
 public sealed record SettingValue(JsonElement Value, bool OverriddenByEnv);
 
+/// <summary>A value checked for a setting: its stored (normalised) form, or why it was refused.</summary>
+public sealed record SettingCheck(JsonElement? Value, string? Error)
+{
+    public static SettingCheck Valid(JsonElement value) => new(value, null);
+
+    public static SettingCheck Invalid(string error) => new(null, error);
+}
+
 /// <summary>
 /// The sign-in and audit settings: precedence is environment variable (which also locks the field), then the
 /// <c>identity.settings</c> row, then the default. Read by login, registration, SSO provisioning, the settings routes
@@ -24,7 +32,16 @@ public sealed class AuthSettings(IConfiguration configuration)
     public const string DomainAllowlist = "domainAllowlist";
     public const string AuditRetentionDays = "auditRetentionDays";
 
+    public const int MinimumRetentionDays = 1;
+    public const int MaximumRetentionDays = 3650;
+
     private const string Read = "SELECT key, value::text AS value FROM identity.settings WHERE key = ANY(@Keys)";
+
+    private const string Upsert = """
+        INSERT INTO identity.settings (key, value, updated_by, updated_at)
+        VALUES (@Key, CAST(@Value AS jsonb), @UpdatedBy, @Now)
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at
+        """;
 
     public static IReadOnlyList<SettingDefinition> Definitions { get; } =
     [
@@ -47,6 +64,54 @@ public sealed class AuthSettings(IConfiguration configuration)
         }
 
         return values;
+    }
+
+    /// <summary>The setting an API field names, or null for an unknown field.</summary>
+    public static SettingDefinition? Find(string field) => Definitions.FirstOrDefault(definition => definition.Field == field);
+
+    /// <summary>Checks a value sent for a setting as Gyre's PATCH does (type, then range) and returns the form it is
+    /// stored in: domains trimmed, lower-cased, deduplicated; retention days floored.</summary>
+    public static SettingCheck Check(SettingDefinition definition, JsonElement value)
+    {
+        switch (definition.Field)
+        {
+            case DomainAllowlist:
+                if (value.ValueKind != JsonValueKind.Array)
+                {
+                    return SettingCheck.Invalid($"{definition.Field} must be an array of strings");
+                }
+
+                if (value.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
+                {
+                    return SettingCheck.Invalid($"{definition.Field} entries must be strings");
+                }
+
+                return SettingCheck.Valid(JsonSerializer.SerializeToElement(NormaliseDomains(value.EnumerateArray().Select(item => item.GetString()!))));
+            case AuditRetentionDays:
+                if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var number) || !double.IsFinite(number))
+                {
+                    return SettingCheck.Invalid($"{definition.Field} must be a finite number");
+                }
+
+                var days = Math.Floor(number);
+                return days is < MinimumRetentionDays or > MaximumRetentionDays
+                    ? SettingCheck.Invalid(string.Create(CultureInfo.InvariantCulture, $"{definition.Field} must be between {MinimumRetentionDays} and {MaximumRetentionDays}"))
+                    : SettingCheck.Valid(JsonSerializer.SerializeToElement((int)days));
+            default:
+                return value.ValueKind is JsonValueKind.True or JsonValueKind.False
+                    ? SettingCheck.Valid(value.Clone())
+                    : SettingCheck.Invalid($"{definition.Field} must be a boolean");
+        }
+    }
+
+    /// <summary>Stores checked values (see <see cref="Check"/>) in the session's transaction.</summary>
+    public static async Task WriteAsync(
+        DbSession session, IEnumerable<(SettingDefinition Definition, JsonElement Value)> values, Guid? updatedBy, DateTime now, CancellationToken cancellationToken)
+    {
+        foreach (var (definition, value) in values)
+        {
+            await session.ExecuteAsync(Upsert, new { definition.Key, Value = value.GetRawText(), UpdatedBy = updatedBy, Now = now }, cancellationToken);
+        }
     }
 
     public async Task<AuthPolicy> ReadPolicyAsync(DbSession session, CancellationToken cancellationToken)
@@ -72,7 +137,7 @@ public sealed class AuthSettings(IConfiguration configuration)
         {
             DomainAllowlist => JsonSerializer.SerializeToElement(NormaliseDomains(raw.Split(','))),
             AuditRetentionDays when int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var days) =>
-                JsonSerializer.SerializeToElement(Math.Clamp(days, 1, 3650)),
+                JsonSerializer.SerializeToElement(Math.Clamp(days, MinimumRetentionDays, MaximumRetentionDays)),
             AuditRetentionDays => definition.Default,
             _ => JsonSerializer.SerializeToElement(raw.Trim().Equals("true", StringComparison.OrdinalIgnoreCase) || raw.Trim() == "1"),
         };
