@@ -111,6 +111,7 @@ public sealed class FakeOidcProvider : IAsyncDisposable
         LastAuthorizeQuery = new Dictionary<string, string>();
         TokenRequests = 0;
         _tokenRequestErrors.Clear();
+        _issued.Clear();
     }
 
     public async ValueTask DisposeAsync()

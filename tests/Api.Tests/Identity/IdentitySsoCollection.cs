@@ -96,9 +96,10 @@ public abstract class SsoTest(IdentitySsoFixture fixture) : ApiTest<IdentitySsoF
 
     /// <summary>Plays the browser: GET <paramref name="startPath"/>, follow to the provider, come back to the callback
     /// with the cookies the start set.</summary>
-    protected async Task<SsoRun> RunFlowAsync(string startPath, Func<string, string>? tamperCookies = null)
+    protected async Task<SsoRun> RunFlowAsync(string startPath, Func<string, string>? tamperCookies = null, HttpClient? client = null)
     {
-        var start = await Client.GetAsync(startPath);
+        client ??= Client;
+        var start = await client.GetAsync(startPath);
         start.StatusCode.ShouldBeOneOf(HttpStatusCode.Redirect, HttpStatusCode.TemporaryRedirect);
         var atProvider = await Browser.GetAsync(start.Headers.Location);
         atProvider.StatusCode.ShouldBe(HttpStatusCode.Redirect, await atProvider.Content.ReadAsStringAsync());
@@ -111,7 +112,7 @@ public abstract class SsoTest(IdentitySsoFixture fixture) : ApiTest<IdentitySsoF
             callback.Headers.Add("Cookie", cookies);
         }
 
-        return new SsoRun(start, callbackUri, await Client.SendAsync(callback));
+        return new SsoRun(start, callbackUri, await client.SendAsync(callback));
     }
 
     protected Task<SsoRun> SignInAsync(Guid providerId) => RunFlowAsync($"/api/v1/auth/{providerId}/login");
