@@ -113,6 +113,22 @@ public sealed class RegisterTests(IdentitySsoFixture fixture) : SsoTest(fixture)
     }
 
     [Fact]
+    public async Task More_than_ten_attempts_a_minute_from_one_address_is_429()
+    {
+        await RegisterAsync("first@example.test");
+        for (var i = 0; i < 9; i++)
+        {
+            await (await Client.PostAsJsonAsync("/v1/api/auth/register", new { email = $"guess{i}@example.test", password = Password, name = "G", inviteCode = "000000x" }))
+                .ShouldBeErrorAsync(HttpStatusCode.Forbidden);
+        }
+
+        var limited = await Client.PostAsJsonAsync("/v1/api/auth/register", new { email = "late@example.test", password = Password, name = "L", inviteCode = "000000x" });
+
+        await limited.ShouldBeErrorAsync(HttpStatusCode.TooManyRequests);
+        limited.Headers.RetryAfter.ShouldNotBeNull();
+    }
+
+    [Fact]
     public async Task The_password_never_reaches_the_audit_log_or_the_logs()
     {
         await RegisterAsync("quiet@example.test");
