@@ -12,6 +12,7 @@ using Capstan.Infrastructure.Observability;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
 using Capstan.Infrastructure.Settings;
+using Capstan.Infrastructure.Sso;
 using Capstan.Infrastructure.Tools;
 using FluentValidation;
 using Microsoft.AspNetCore.Authorization;
@@ -60,6 +61,12 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddHostedService(provider => provider.GetRequiredService<EventHub>());
         services.AddSingleton<SessionIssuer>();
         services.AddScoped<PasswordSignIn>();
+        // OIDC / OAuth2 sign-in: outbound calls to identity providers get a short timeout, so a provider that hangs
+        // fails one sign-in instead of holding a request (and its transaction) open.
+        services.AddHttpClient(OidcClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<OidcClient>();
+        services.AddScoped<SsoProvisioning>();
+        services.AddScoped<SsoFlow>();
         services.AddScoped<RequestContext>();
         services.AddScoped<AuditTrail>();
         services.AddScoped<ITransactionParticipant>(provider => provider.GetRequiredService<AuditTrail>());
