@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text;
 using Capstan.Infrastructure.Security;
 using Capstan.Tests.Support;
 
@@ -18,7 +16,7 @@ public sealed class SsoCanaryTests(IdentitySsoFixture fixture) : SsoTest(fixture
     [Fact]
     public async Task No_secret_of_the_cycle_leaks()
     {
-        var recorder = new Recorder();
+        var recorder = new ResponseRecorder();
         var client = Fixture.Factory.CreateDefaultClient(recorder);
         await AllowSignupAsync();
         var admin = await Fixture.CreateUserAsync(BaseRole.Admin);
@@ -80,7 +78,7 @@ public sealed class SsoCanaryTests(IdentitySsoFixture fixture) : SsoTest(fixture
 
         var auditRows = string.Join('\n', await Fixture.QueryAsync<string>("SELECT row_to_json(a)::text FROM identity.audit_log a"));
         auditRows.ShouldNotBeEmpty();
-        var storedRows = await StoredRowsAsync();
+        var storedRows = await Fixture.StoredRowsAsTextAsync("identity", "platform");
         var logs = Fixture.Logs.All;
         var leaks = new List<string>();
         foreach (var (name, value) in everywhere.Select(pair => (pair.Key, pair.Value)).Concat(shownOnce.Select(pair => (pair.Key, pair.Value.Value))))
@@ -116,35 +114,4 @@ public sealed class SsoCanaryTests(IdentitySsoFixture fixture) : SsoTest(fixture
     }
 
     private async Task<Guid> ProviderIdAsync() => await Fixture.ScalarAsync<Guid>("SELECT id FROM identity.auth_providers WHERE name = 'corp'");
-
-    // Every row of every table the service writes, as text (bytea columns show as hex).
-    private async Task<string> StoredRowsAsync()
-    {
-        var tables = await Fixture.QueryAsync<string>(
-            "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables WHERE table_schema IN ('identity', 'platform') AND table_type = 'BASE TABLE'");
-        var text = new StringBuilder();
-        foreach (var table in tables)
-        {
-            text.AppendLine(await Fixture.ScalarAsync<string>($"SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {table} t"));
-        }
-
-        return text.ToString();
-    }
-
-    /// <summary>Keeps every answer the service gives (status line, headers and body as text).</summary>
-    private sealed class Recorder : DelegatingHandler
-    {
-        private readonly ConcurrentQueue<(HttpResponseMessage Response, string Text)> _responses = new();
-
-        public IReadOnlyCollection<(HttpResponseMessage Response, string Text)> Responses => _responses;
-
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            var response = await base.SendAsync(request, cancellationToken);
-            await response.Content.LoadIntoBufferAsync(cancellationToken);
-            var text = $"{(int)response.StatusCode}\n{response.Headers}\n{response.Content.Headers}\n{await response.Content.ReadAsStringAsync(cancellationToken)}";
-            _responses.Enqueue((response, text));
-            return response;
-        }
-    }
 }
