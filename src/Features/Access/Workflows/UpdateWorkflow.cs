@@ -26,7 +26,7 @@ public static class UpdateWorkflow
         [property: JsonPropertyName("name")] string? Name,
         [property: JsonPropertyName("description")] string? Description,
         [property: JsonPropertyName("min_approvers")] long? MinApprovers,
-        [property: JsonPropertyName("approver_role_id")] JsonElement? ApproverRoleId,
+        [property: JsonPropertyName("approver_role_id")] JsonElement ApproverRoleId,
         [property: JsonPropertyName("wrap_ttl_created_seconds")] long? WrapTtlCreatedSeconds,
         [property: JsonPropertyName("wrap_ttl_approved_seconds")] long? WrapTtlApprovedSeconds,
         [property: JsonPropertyName("wrap_ttl_claimed_seconds")] long? WrapTtlClaimedSeconds,
@@ -48,7 +48,7 @@ public static class UpdateWorkflow
             RuleFor(command => command.Changes.WrapTtlApprovedSeconds).GreaterThan(0).WithMessage("all TTLs must be positive seconds").When(command => command.Changes.WrapTtlApprovedSeconds is not null).OverridePropertyName("wrap_ttl_approved_seconds");
             RuleFor(command => command.Changes.WrapTtlClaimedSeconds).GreaterThan(0).WithMessage("all TTLs must be positive seconds").When(command => command.Changes.WrapTtlClaimedSeconds is not null).OverridePropertyName("wrap_ttl_claimed_seconds");
             RuleFor(command => command.Changes.RequestTtlSeconds).GreaterThan(0).WithMessage("all TTLs must be positive seconds").When(command => command.Changes.RequestTtlSeconds is not null).OverridePropertyName("request_ttl_seconds");
-            RuleFor(command => command.Changes.ApproverRoleId).Must(value => value is null || value.Value.ValueKind == JsonValueKind.Null || (value.Value.ValueKind == JsonValueKind.String && value.Value.TryGetGuid(out _)))
+            RuleFor(command => command.Changes.ApproverRoleId).Must(value => value.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null || (value.ValueKind == JsonValueKind.String && value.TryGetGuid(out _)))
                 .WithMessage("approver_role_id must be a UUID or null").OverridePropertyName("approver_role_id");
             RuleFor(command => command.Changes.NotificationChannels).Must(channels => channels is null || (channels.Count <= 20 && channels.All(channel => !string.IsNullOrWhiteSpace(channel) && channel.Length <= 500)))
                 .WithMessage("notification_channels must be at most 20 non-empty strings").OverridePropertyName("notification_channels");
@@ -93,9 +93,10 @@ public static class UpdateWorkflow
             }
 
             var roleId = current.ApproverRoleId;
-            if (changes.ApproverRoleId is { } roleValue)
+            // Absent keeps the role; null clears it; a UUID sets it.
+            if (changes.ApproverRoleId.ValueKind != JsonValueKind.Undefined)
             {
-                roleId = roleValue.ValueKind == JsonValueKind.Null ? null : roleValue.GetGuid();
+                roleId = changes.ApproverRoleId.ValueKind == JsonValueKind.Null ? null : changes.ApproverRoleId.GetGuid();
                 if (roleId is { } role && !await db.QuerySingleAsync<bool>(RoleExists, new { Id = role }, cancellationToken))
                 {
                     throw BadRequestException.ForField("approver_role_id", "approver_role_id does not name a role");
