@@ -67,7 +67,7 @@ public static class UpsertDiscoveredSecrets
                  status, first_seen_at, last_seen_at, reported_by)
             SELECT item.id, @ClusterName, @ProviderType, item.secret_ref, CAST(@ProviderConfig AS jsonb), CAST(item.labels AS jsonb), item.version,
                    item.checksum, item.created_at_source, item.updated_at_source, 'present', now(), now(), @AgentId
-            FROM unnest(@Ids, @Refs, @Labels, @Versions, @Checksums, @CreatedAtSource, @UpdatedAtSource)
+            FROM unnest(@Ids, @Refs, @Labels, @Versions, @Checksums, CAST(@CreatedAtSource AS timestamptz[]), CAST(@UpdatedAtSource AS timestamptz[]))
                 AS item (id, secret_ref, labels, version, checksum, created_at_source, updated_at_source)
             ON CONFLICT (cluster_name, provider_type, secret_ref) DO UPDATE SET
                 provider_config = EXCLUDED.provider_config,
@@ -115,14 +115,17 @@ public static class UpsertDiscoveredSecrets
                     Labels = items.Select(entry => AccessJson.TextOf(entry.Item.Labels)).ToArray(),
                     Versions = items.Select(entry => Blank(entry.Item.Version)).ToArray(),
                     Checksums = items.Select(entry => Blank(entry.Item.Checksum)).ToArray(),
-                    CreatedAtSource = items.Select(entry => entry.Item.CreatedAtSource?.UtcDateTime).ToArray(),
-                    UpdatedAtSource = items.Select(entry => entry.Item.UpdatedAtSource?.UtcDateTime).ToArray(),
+                    CreatedAtSource = items.Select(entry => Timestamp(entry.Item.CreatedAtSource)).ToArray(),
+                    UpdatedAtSource = items.Select(entry => Timestamp(entry.Item.UpdatedAtSource)).ToArray(),
                 },
                 cancellationToken);
             var byRef = rows.ToDictionary(row => row.SecretRef, row => row.Id, StringComparer.Ordinal);
             audit.Record("discovery.upsert", "cluster", cluster, cluster, new { provider_type = provider, count = rows.Count });
             return new Result([.. items.Select(entry => byRef[entry.Ref])], rows.Count);
         }
+
+        // As ISO text: an array may mix reported and missing times (Npgsql refuses nulls beside UTC values).
+        private static string? Timestamp(DateTimeOffset? value) => value?.ToUniversalTime().ToString("O", System.Globalization.CultureInfo.InvariantCulture);
 
         private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
     }
