@@ -15,21 +15,21 @@ using Microsoft.AspNetCore.Routing;
 namespace Capstan.Features.Access.GitOps;
 
 /// <summary><c>GET /api/v1/argocd-endpoints/{id}/discovered-apps?project=</c> (seed 003; GitOps feature): the
-/// applications the ArgoCD server holds, fetched live. The endpoint's health is recorded either way; a disabled
+/// applications the ArgoCD server holds, fetched live (a command: the endpoint's health is recorded and audited either way); a disabled
 /// endpoint or an ArgoCD failure is a 503 saying what went wrong.</summary>
 public static class ListDiscoveredApps
 {
-    public sealed record Query(Guid Id, string? Project) : ICommand<Outcome>;
+    public sealed record Command(Guid Id, string? Project) : ICommand<Outcome>;
 
     /// <summary>The apps, or why there are none (answered as a 503 once the health record is committed).</summary>
     public sealed record Outcome(IReadOnlyList<DiscoveredApp>? Apps, string? Failure);
 
-    internal sealed class Validator : AbstractValidator<Query>
+    internal sealed class Validator : AbstractValidator<Command>
     {
-        public Validator() => RuleFor(query => query.Project).MaximumLength(253);
+        public Validator() => RuleFor(command => command.Project).MaximumLength(253);
     }
 
-    internal sealed class Handler(DbSession db, AuditTrail audit, EnvelopeCipher cipher) : IRequestHandler<Query, Outcome>
+    internal sealed class Handler(DbSession db, AuditTrail audit, EnvelopeCipher cipher) : IRequestHandler<Command, Outcome>
     {
         private const string Target = """
             SELECT id, name, base_url, token_envelope, tls_ca_pem, tls_server_name, enabled
@@ -42,9 +42,9 @@ public static class ListDiscoveredApps
             WHERE id = @Id
             """;
 
-        public async Task<Outcome> Handle(Query query, CancellationToken cancellationToken)
+        public async Task<Outcome> Handle(Command command, CancellationToken cancellationToken)
         {
-            var endpoint = await db.QuerySingleOrDefaultAsync<Row>(Target, new { query.Id }, cancellationToken)
+            var endpoint = await db.QuerySingleOrDefaultAsync<Row>(Target, new { command.Id }, cancellationToken)
                 ?? throw new NotFoundException("argocd endpoint not found");
             if (!endpoint.Enabled)
             {
@@ -56,7 +56,7 @@ public static class ListDiscoveredApps
             IReadOnlyList<DiscoveredApp>? apps = null;
             try
             {
-                apps = await ArgoCdClient.ListApplicationsAsync(new ArgoCdTarget(endpoint.BaseUrl, token, endpoint.TlsCaPem, endpoint.TlsServerName), query.Project, cancellationToken);
+                apps = await ArgoCdClient.ListApplicationsAsync(new ArgoCdTarget(endpoint.BaseUrl, token, endpoint.TlsCaPem, endpoint.TlsServerName), command.Project, cancellationToken);
             }
             catch (ArgoCdException exception)
             {
@@ -91,7 +91,7 @@ public static class ListDiscoveredApps
         public void AddRoutes(IEndpointRouteBuilder app) =>
             app.MapGet("/api/v1/argocd-endpoints/{id}/discovered-apps", async (Guid id, string? project, IMediator mediator, CancellationToken cancellationToken) =>
                 {
-                    var outcome = await mediator.Send(new Query(id, project), cancellationToken);
+                    var outcome = await mediator.Send(new Command(id, project), cancellationToken);
                     return outcome.Apps is { } apps ? TypedResults.Ok(apps) : throw new ServiceUnavailableException(outcome.Failure!);
                 })
                 .RequireFeature(AccessRoutes.GitOpsFeature)
