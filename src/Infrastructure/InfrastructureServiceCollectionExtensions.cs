@@ -54,6 +54,7 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<SessionTokens>();
         services.AddSingleton<CsrfTokens>();
         services.AddSingleton<CredentialStore>();
+        services.AddSingleton<AgentCredentials>();
         services.AddSingleton<RateLimiter>();
         services.AddSingleton<AuthSettings>();
         services.AddSingleton<SindriCli>();

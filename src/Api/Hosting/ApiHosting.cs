@@ -65,8 +65,10 @@ public static class ApiHosting
         app.UseRouting();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseMiddleware<StartupGateMiddleware>();
+        app.UseMiddleware<FeatureGateMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<AgentAuthenticationMiddleware>();
         app.UseMiddleware<CsrfMiddleware>();
         app.MapCarter();
         return app;
