@@ -1,0 +1,77 @@
+using System.Net;
+using System.Text.Json;
+using Capstan.Infrastructure.Security;
+using Capstan.Tests.Support;
+
+namespace Capstan.Api.Tests.Fleet;
+
+/// <summary>The fleet area's own service and database, so its tests run beside the other areas'. Timings that are
+/// long in production (SSE heartbeats, command grace, notification retry delays) are short here.</summary>
+public sealed class FleetFixture : ApiFixture
+{
+    public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
+    {
+        ["Fleet:Sse:HeartbeatSeconds"] = "0.5",
+        ["Fleet:Commands:GraceMs"] = "300",
+        ["Fleet:Notifications:RetryDelayMs"] = "20",
+        ["Fleet:Notifications:TimeoutSeconds"] = "2",
+        ["Fleet:RegisterRateLimit:PermitPerMinute"] = "100000",
+        ["Fleet:Retention:LogDays"] = "3",
+        ["Fleet:Retention:MetricDays"] = "8",
+        ["Fleet:Retention:HeartbeatDays"] = "3",
+    };
+
+    protected override string Purpose => "fleet";
+
+    protected override ApiFactory CreateFactory(string connectionString) => new(connectionString, Settings);
+}
+
+[CollectionDefinition(Name)]
+public sealed class FleetCollection : ICollectionFixture<FleetFixture>
+{
+    public const string Name = "fleet";
+}
+
+[Collection(FleetCollection.Name)]
+public abstract class FleetTest(FleetFixture fixture) : ApiTest<FleetFixture>(fixture)
+{
+    protected async Task<HttpClient> As(BaseRole role) => (await Fixture.ClientAsAsync(role)).Client;
+
+    /// <summary>Registers an instance through the API and returns its id.</summary>
+    protected async Task<Guid> RegisterAsync(HttpClient client, string name, string provider = "fly", string? region = "sea", object? extra = null)
+    {
+        var body = new Dictionary<string, object?> { ["name"] = name, ["provider"] = provider, ["region"] = region };
+        if (extra is not null)
+        {
+            foreach (var property in JsonSerializer.SerializeToElement(extra).EnumerateObject())
+            {
+                body[property.Name] = property.Value;
+            }
+        }
+
+        var response = await client.PostJsonAsync("/api/v1/instances", body);
+        return (await response.ShouldBeJsonAsync(HttpStatusCode.Created)).GetProperty("id").GetGuid();
+    }
+
+    /// <summary>Writes an instance straight to the database (status and team as given).</summary>
+    protected async Task<Guid> SeedInstanceAsync(string name, string status = "RUNNING", string provider = "fly", string? region = "sea", Guid? teamId = null)
+    {
+        var id = Guid.CreateVersion7();
+        await Fixture.ExecuteAsync(
+            "INSERT INTO fleet.instances (id, name, provider, region, status, team_id) VALUES (@Id, @Name, @Provider, @Region, @Status, @TeamId)",
+            new { Id = id, Name = name, Provider = provider, Region = region, Status = status, TeamId = teamId });
+        return id;
+    }
+
+    /// <summary>Makes <paramref name="user"/> a member of <paramref name="teamId"/> (a custom role scoped to the team).</summary>
+    protected async Task JoinTeamAsync(TestUser user, Guid teamId)
+    {
+        var roleId = Guid.CreateVersion7();
+        await Fixture.ExecuteAsync(
+            """
+            INSERT INTO identity.roles (id, name, permissions) VALUES (@RoleId, @Name, ARRAY['fleet.read']);
+            INSERT INTO identity.user_roles (id, user_id, role_id, scope) VALUES (@Id, @UserId, @RoleId, CAST(@Scope AS jsonb));
+            """,
+            new { RoleId = roleId, Name = $"team-{roleId}", Id = Guid.CreateVersion7(), UserId = user.Id, Scope = JsonSerializer.Serialize(new { team_id = teamId.ToString() }) });
+    }
+}
