@@ -10,6 +10,9 @@ internal static class FleetVocabulary
     public static readonly string[] Providers =
         ["fly", "docker", "devpod", "e2b", "kubernetes", "digitalocean", "gcp", "azure", "aws", "runpod", "northflank", "ssh"];
 
+    /// <summary>Providers a deployment can target (the upstream's deployment wizard).</summary>
+    public static readonly string[] DeploymentProviders = ["fly", "docker", "devpod", "e2b", "kubernetes", "runpod", "northflank"];
+
     public static readonly string[] Distros = ["ubuntu", "fedora", "opensuse"];
 
     public static readonly string[] LogLevels = ["DEBUG", "INFO", "WARN", "ERROR"];
