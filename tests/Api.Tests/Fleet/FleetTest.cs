@@ -35,6 +35,24 @@ public sealed class FleetCollection : ICollectionFixture<FleetFixture>
 [Collection(FleetCollection.Name)]
 public abstract class FleetTest(FleetFixture fixture) : ApiTest<FleetFixture>(fixture)
 {
+    /// <summary>Resets the database; a write that an agent socket of the previous test was still finishing may
+    /// deadlock with the reset's TRUNCATE, so a deadlock is retried.</summary>
+    public override async Task InitializeAsync()
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await Fixture.ResetAsync();
+                return;
+            }
+            catch (Npgsql.PostgresException exception) when (exception.SqlState == Npgsql.PostgresErrorCodes.DeadlockDetected && attempt < 5)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
     protected async Task<HttpClient> As(BaseRole role) => (await Fixture.ClientAsAsync(role)).Client;
 
     /// <summary>Registers an instance through the API and returns its id.</summary>

@@ -109,24 +109,26 @@ public sealed class SimulatedAgent : IAsyncDisposable
         {
             try
             {
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "test done", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+                // Close our side; the receive loop sees the service's answer and ends.
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "test done", CancellationToken.None);
             }
-            catch (Exception exception) when (exception is WebSocketException or TimeoutException or OperationCanceledException)
+            catch (Exception exception) when (exception is WebSocketException or ObjectDisposedException or InvalidOperationException)
             {
             }
         }
 
-        await _stop.CancelAsync();
         try
         {
             await _loop.WaitAsync(TimeSpan.FromSeconds(5));
         }
-        catch (Exception exception) when (exception is WebSocketException or TimeoutException or OperationCanceledException)
+        catch (TimeoutException)
         {
+            await _stop.CancelAsync();
         }
 
         _socket.Dispose();
         _stop.Dispose();
+        _sending.Dispose();
     }
 
     private async Task ReceiveAsync()

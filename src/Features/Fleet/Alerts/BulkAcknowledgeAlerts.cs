@@ -23,7 +23,7 @@ public static class BulkAcknowledgeAlerts
     internal sealed class Validator : AbstractValidator<Command>
     {
         public Validator() =>
-            RuleFor(command => command.Ids).NotEmpty().WithMessage("ids must list 1 to 100 alerts")
+            RuleFor(command => command.Ids).Cascade(CascadeMode.Stop).NotEmpty().WithMessage("ids must list 1 to 100 alerts")
                 .Must(ids => ids!.Length <= 100).WithMessage("ids must list 1 to 100 alerts")
                 .Must(ids => ids!.All(id => id != Guid.Empty)).WithMessage("ids must be alert ids");
     }

@@ -38,7 +38,7 @@ public static class ExecuteBulkCommand
     {
         public Validator()
         {
-            RuleFor(command => command.InstanceIds).NotEmpty().WithMessage("instanceIds must list 1 to 50 instances")
+            RuleFor(command => command.InstanceIds).Cascade(CascadeMode.Stop).NotEmpty().WithMessage("instanceIds must list 1 to 50 instances")
                 .Must(ids => ids!.Length <= 50).WithMessage("instanceIds must list 1 to 50 instances")
                 .Must(ids => ids!.All(id => id != Guid.Empty)).WithMessage("instanceIds must be instance ids");
             RuleFor(command => command.CommandLine).NotEmpty().MaximumLength(4096).OverridePropertyName("command");

@@ -41,10 +41,10 @@ public static class ExecuteScript
     {
         public Validator()
         {
-            RuleFor(command => command.InstanceIds).NotEmpty().WithMessage("instanceIds must list 1 to 50 instances")
+            RuleFor(command => command.InstanceIds).Cascade(CascadeMode.Stop).NotEmpty().WithMessage("instanceIds must list 1 to 50 instances")
                 .Must(ids => ids!.Length <= 50).WithMessage("instanceIds must list 1 to 50 instances")
                 .Must(ids => ids!.All(id => id != Guid.Empty)).WithMessage("instanceIds must be instance ids");
-            RuleFor(command => command.Script).NotEmpty().Must(script => Encoding.UTF8.GetByteCount(script!) <= MaxScriptBytes)
+            RuleFor(command => command.Script).Cascade(CascadeMode.Stop).NotEmpty().Must(script => Encoding.UTF8.GetByteCount(script!) <= MaxScriptBytes)
                 .WithMessage("script must be at most 64 KiB");
             RuleFor(command => command.Interpreter).Matches("^/?[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*$").MaximumLength(256)
                 .When(command => command.Interpreter is not null).WithMessage("interpreter must be a program path such as /bin/bash or python3");

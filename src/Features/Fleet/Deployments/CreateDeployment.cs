@@ -74,10 +74,10 @@ public static class CreateDeployment
             RuleFor(command => command.VmSize).MaximumLength(64);
             RuleFor(command => command.MemoryGb).InclusiveBetween(1, 1024).When(command => command.MemoryGb is not null);
             RuleFor(command => command.StorageGb).InclusiveBetween(1, 16384).When(command => command.StorageGb is not null);
-            RuleFor(command => command.YamlConfig).NotEmpty().Must(yaml => Encoding.UTF8.GetByteCount(yaml!) <= DeploymentConfig.MaxBytes)
+            RuleFor(command => command.YamlConfig).Cascade(CascadeMode.Stop).NotEmpty().Must(yaml => Encoding.UTF8.GetByteCount(yaml!) <= DeploymentConfig.MaxBytes)
                 .WithMessage("yaml_config must be at most 64 KiB");
             RuleFor(command => command.DockerHost).MaximumLength(256);
-            RuleFor(command => command.Secrets).Must(secrets => secrets!.Count <= 100 && secrets.All(pair => pair.Key.Length is > 0 and <= 128 && pair.Value.Length <= 65_536))
+            RuleFor(command => command.Secrets).Must(secrets => secrets!.Count <= 100 && secrets.All(pair => pair.Key.Length is > 0 and <= 128 && pair.Value is { Length: <= 65_536 }))
                 .When(command => command.Secrets is not null).WithMessage("secrets must map at most 100 names to values");
         }
     }

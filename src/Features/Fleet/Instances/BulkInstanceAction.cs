@@ -34,7 +34,7 @@ public static class BulkInstanceAction
     {
         public Validator()
         {
-            RuleFor(command => command.InstanceIds).NotEmpty().WithMessage("instanceIds must list 1 to 50 instances")
+            RuleFor(command => command.InstanceIds).Cascade(CascadeMode.Stop).NotEmpty().WithMessage("instanceIds must list 1 to 50 instances")
                 .Must(ids => ids!.Length <= 50).WithMessage("instanceIds must list 1 to 50 instances")
                 .Must(ids => ids!.All(id => id != Guid.Empty)).WithMessage("instanceIds must be instance ids");
             RuleFor(command => command.Action).NotEmpty().Must(action => BulkActions.Contains(action?.Trim().ToLowerInvariant()))

@@ -84,11 +84,11 @@ public static class RecordHeartbeat
             RuleFor(command => command.Heartbeat.Extensions).Must(extensions => extensions!.Length <= 200 && extensions.All(name => name is { Length: > 0 and <= 128 }))
                 .When(command => command.Heartbeat.Extensions is not null).WithMessage("extensions must be at most 200 names").OverridePropertyName("extensions");
             RuleFor(command => command.Heartbeat.ExtensionStates).Must(states => states!.Length <= 200
-                    && states.All(state => state.Name is { Length: > 0 and <= 128 } && FleetVocabulary.IsOneOf(state.Status, ExtensionStatuses)))
+                    && states.All(state => state is not null && state.Name is { Length: > 0 and <= 128 } && FleetVocabulary.IsOneOf(state.Status, ExtensionStatuses)))
                 .When(command => command.Heartbeat.ExtensionStates is not null)
                 .WithMessage($"extensionStates need a name and a status of: {string.Join(", ", ExtensionStatuses)}").OverridePropertyName("extensionStates");
             RuleFor(command => command.Heartbeat.Processes).Must(processes => processes!.Length <= 500
-                    && processes.All(process => process.Pid is >= 0 && process.Name is { Length: > 0 and <= 256 } && process.CpuPercent is null or >= 0 && process.MemoryBytes is null or >= 0))
+                    && processes.All(process => process is not null && process.Pid is >= 0 && process.Name is { Length: > 0 and <= 256 } && process.CpuPercent is null or >= 0 && process.MemoryBytes is null or >= 0))
                 .When(command => command.Heartbeat.Processes is not null)
                 .WithMessage("processes need a pid and a name (at most 500)").OverridePropertyName("processes");
             RuleFor(command => command.Heartbeat.AgentVersion).MaximumLength(64).OverridePropertyName("agentVersion");

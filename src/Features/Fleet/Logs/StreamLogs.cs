@@ -25,7 +25,7 @@ public static class StreamLogs
     {
         public Validator()
         {
-            RuleFor(query => query.InstanceIds).NotEmpty().WithMessage("Provide at least one instanceId via ?instanceIds=id1,id2")
+            RuleFor(query => query.InstanceIds).Cascade(CascadeMode.Stop).NotEmpty().WithMessage("Provide at least one instanceId via ?instanceIds=id1,id2")
                 .Must(ids => Parse(ids) is { Length: > 0 and <= 100 }).WithMessage("instanceIds must be 1 to 100 comma-separated instance ids");
             RuleFor(query => query.Level).Must(level => FleetVocabulary.Csv(level).All(FleetVocabulary.LogLevels.Contains))
                 .WithMessage($"level must be one or more of: {string.Join(", ", FleetVocabulary.LogLevels)}");

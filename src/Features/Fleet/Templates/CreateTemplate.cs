@@ -34,7 +34,7 @@ public static class CreateTemplate
                 .WithMessage("slug must be lower-case letters, digits and inner dashes");
             RuleFor(command => command.Category).NotEmpty().MaximumLength(64);
             RuleFor(command => command.Description).MaximumLength(1024);
-            RuleFor(command => command.YamlContent).NotEmpty().Must(yaml => Encoding.UTF8.GetByteCount(yaml!) <= DeploymentConfig.MaxBytes)
+            RuleFor(command => command.YamlContent).Cascade(CascadeMode.Stop).NotEmpty().Must(yaml => Encoding.UTF8.GetByteCount(yaml!) <= DeploymentConfig.MaxBytes)
                 .WithMessage("yamlContent must be at most 64 KiB");
             RuleFor(command => command.Extensions).Must(extensions => extensions!.Length <= 200 && extensions.All(name => name is { Length: > 0 and <= 128 }))
                 .When(command => command.Extensions is not null).WithMessage("extensions must be at most 200 names");
