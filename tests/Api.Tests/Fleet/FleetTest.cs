@@ -9,6 +9,13 @@ namespace Capstan.Api.Tests.Fleet;
 /// long in production (SSE heartbeats, command grace, notification retry delays) are short here.</summary>
 public sealed class FleetFixture : ApiFixture
 {
+    /// <summary>The SMTP server e-mail channels deliver to (started with the fixture).</summary>
+    public SmtpStandIn Smtp { get; } = SmtpStandIn.Start();
+
+    /// <summary>A stand-in <c>sindri</c> CLI: <c>deploy --config FILE</c> fails with exit 3 when the file mentions
+    /// <c>fail-me</c>, else prints what it deployed and whether it got the API_TOKEN secret.</summary>
+    public string FakeSindri { get; } = WriteFakeSindri();
+
     public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
     {
         ["Fleet:Sse:HeartbeatSeconds"] = "0.5",
@@ -23,7 +30,42 @@ public sealed class FleetFixture : ApiFixture
 
     protected override string Purpose => "fleet";
 
-    protected override ApiFactory CreateFactory(string connectionString) => new(connectionString, Settings);
+    protected override ApiFactory CreateFactory(string connectionString) =>
+        new(connectionString, new Dictionary<string, string?>(Settings)
+        {
+            ["Fleet:Smtp:Host"] = "127.0.0.1",
+            ["Fleet:Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Fleet:Smtp:From"] = "alerts@capstan.test",
+            ["Sindri:CliPath"] = FakeSindri,
+        });
+
+    private static string WriteFakeSindri()
+    {
+        var directory = Directory.CreateTempSubdirectory("capstan-fake-sindri-");
+        var path = Path.Combine(directory.FullName, "sindri");
+        File.WriteAllText(path, """
+            #!/bin/sh
+            if [ "$1" = "deploy" ] && [ "$2" = "--config" ]; then
+                if grep -q "fail-me" "$3"; then
+                    echo "validating configuration"
+                    echo "error: provider quota exceeded" >&2
+                    exit 3
+                fi
+                echo "deployed $(grep '^name:' "$3")"
+                if [ -n "$API_TOKEN" ]; then echo "api token received"; fi
+                echo "deployment $SINDRI_DEPLOYMENT_ID"
+                exit 0
+            fi
+            echo "unknown command" >&2
+            exit 64
+            """);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        return path;
+    }
 }
 
 [CollectionDefinition(Name)]
