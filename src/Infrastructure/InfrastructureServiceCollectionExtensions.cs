@@ -58,6 +58,8 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<RateLimiter>();
         services.AddSingleton<AuthSettings>();
         services.AddSingleton<SindriCli>();
+        // Outbound HTTP (webhook and Slack notifications, and other areas' calls) through pooled, named clients.
+        services.AddHttpClient();
         services.AddSingleton<EventHub>();
         services.AddHostedService(provider => provider.GetRequiredService<EventHub>());
         services.AddSingleton<SessionIssuer>();

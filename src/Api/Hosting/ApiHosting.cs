@@ -63,6 +63,8 @@ public static class ApiHosting
         app.UseMiddleware<ApiVersionRewriteMiddleware>();
         app.UseMiddleware<RequestContextMiddleware>();
         app.UseRouting();
+        // WebSocket upgrades (the fleet agent socket) must be recognised before authentication reads ?ticket=.
+        app.UseWebSockets();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseMiddleware<StartupGateMiddleware>();
         app.UseMiddleware<FeatureGateMiddleware>();
