@@ -6,6 +6,7 @@ using Capstan.Infrastructure.Crypto;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Events;
 using Capstan.Infrastructure.Health;
+using Capstan.Infrastructure.Kubernetes;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Observability;
 using Capstan.Infrastructure.Routing;
@@ -56,6 +57,8 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<EventHub>();
         services.AddHostedService(provider => provider.GetRequiredService<EventHub>());
         services.AddSingleton<SessionIssuer>();
+        services.AddSingleton(configuration.GetSection("Kubernetes").Get<KubernetesClientOptions>() ?? new KubernetesClientOptions());
+        services.AddSingleton<KubernetesClientPool>();
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<RequestContext>();
         services.AddScoped<AuditTrail>();
