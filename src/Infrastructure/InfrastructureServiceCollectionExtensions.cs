@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json.Serialization;
 using Capstan.Infrastructure.Audit;
 using Capstan.Infrastructure.Background;
+using Capstan.Infrastructure.Clusters;
 using Capstan.Infrastructure.Crypto;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Events;
@@ -59,6 +60,8 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<SessionIssuer>();
         services.AddSingleton(configuration.GetSection("Kubernetes").Get<KubernetesClientOptions>() ?? new KubernetesClientOptions());
         services.AddSingleton<KubernetesClientPool>();
+        services.AddSingleton<ClusterProbe>();
+        services.AddScoped<ClusterDirectory>();
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<RequestContext>();
         services.AddScoped<AuditTrail>();

@@ -313,6 +313,29 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             return;
         }
 
+        if (path == "readyz" || path == "livez")
+        {
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync(
+                "[+]ping ok\n[+]log ok\n[+]etcd ok\n[+]etcd-readiness ok\n[+]informer-sync ok\n[+]poststarthook/start-apiextensions-controllers ok\n" + path + " check passed\n",
+                context.RequestAborted);
+            return;
+        }
+
+        if (path == "apis")
+        {
+            var groups = new JsonArray();
+            foreach (var byGroup in Store.Types.Where(type => type.Group.Length > 0).GroupBy(type => type.Group).OrderBy(group => group.Key, StringComparer.Ordinal))
+            {
+                var versions = new JsonArray([.. byGroup.Select(type => type.Version).Distinct().Select(v => (JsonNode)new JsonObject { ["groupVersion"] = $"{byGroup.Key}/{v}", ["version"] = v })]);
+                groups.Add(new JsonObject { ["name"] = byGroup.Key, ["versions"] = versions, ["preferredVersion"] = versions[0]!.DeepClone() });
+            }
+
+            await WriteJsonAsync(context, 200, new JsonObject { ["kind"] = "APIGroupList", ["apiVersion"] = "v1", ["groups"] = groups });
+            return;
+        }
+
         string group;
         string version;
         string[] rest;
