@@ -6,7 +6,9 @@ using Capstan.Infrastructure.Clusters;
 using Capstan.Infrastructure.Crypto;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Events;
+using Capstan.Infrastructure.Flux;
 using Capstan.Infrastructure.Health;
+using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Kubernetes;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Observability;
@@ -55,6 +57,8 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<RateLimiter>();
         services.AddSingleton<AuthSettings>();
         services.AddSingleton<SindriCli>();
+        services.AddSingleton<KustomizeTool>();
+        services.AddSingleton<ConnectionSlots>();
         services.AddSingleton<EventHub>();
         services.AddHostedService(provider => provider.GetRequiredService<EventHub>());
         services.AddSingleton<SessionIssuer>();
@@ -62,6 +66,7 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<KubernetesClientPool>();
         services.AddSingleton<ClusterProbe>();
         services.AddScoped<ClusterDirectory>();
+        services.AddScoped<FluxGateway>();
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<RequestContext>();
         services.AddScoped<AuditTrail>();
