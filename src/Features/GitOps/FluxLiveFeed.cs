@@ -124,13 +124,26 @@ internal sealed class FluxLiveFeed : IAsyncDisposable
         {
             // The client left, the server is stopping, or the connection timed out.
         }
+        finally
+        {
+            // The subscription may only be disposed once its pending read has ended.
+            await running.CancelAsync();
+            try
+            {
+                await next;
+            }
+            catch (OperationCanceledException)
+            {
+                // Expected: the read was cancelled.
+            }
+        }
 
         if (clientGone.IsCancellationRequested)
         {
             return;
         }
 
-        var (reason, message) = expiry.IsCancellationRequested && !stopping.IsCancellationRequested
+        var (reason, message) = expiry.IsCancellationRequested && !stopping.IsCancellationRequested && !live.IsCancellationRequested
             ? ("connection_timeout", "Connection timeout – please reconnect")
             : ("server_shutdown", "Server is shutting down – please reconnect");
         try

@@ -33,8 +33,9 @@ public static class LiveUpdatesSocket
                     using var closed = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
                     var reading = ReadUntilClosedAsync(socket, closed);
                     await feed.RunAsync((data, token) => socket.SendAsync(Encoding.UTF8.GetBytes(data), WebSocketMessageType.Text, true, token), closed.Token);
-                    if (socket.State == WebSocketState.Open)
+                    if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                     {
+                        // Completes the closing handshake whoever started it.
                         await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closing", CancellationToken.None);
                     }
 
