@@ -57,7 +57,8 @@ public sealed class FluxWatcher(IServiceProvider services, IServiceScopeFactory 
             var clusters = (await directory.AllAsync(cancellationToken)).ToDictionary(cluster => cluster.Id);
             foreach (var (id, watch) in _watches)
             {
-                if (!clusters.TryGetValue(id, out var cluster) || cluster.CredentialsVersion != watch.Cluster.CredentialsVersion || watch.Stopped)
+                if (!clusters.TryGetValue(id, out var cluster) || cluster.CredentialsVersion != watch.Cluster.CredentialsVersion || watch.Stopped
+                    || !await watch.HoldsLockAsync(cancellationToken))
                 {
                     _watches.TryRemove(id, out _);
                     await watch.StopAsync();
@@ -319,6 +320,20 @@ public sealed class FluxWatcher(IServiceProvider services, IServiceScopeFactory 
 
             owner.Log.LogInformation("Watching Flux objects on cluster {Cluster}", cluster.Name);
             return watch;
+        }
+
+        /// <summary>False when the lock's connection broke: the lock is gone and another replica may take over, so this
+        /// watch must stop.</summary>
+        public async Task<bool> HoldsLockAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await _lock.ExecuteScalarAsync<int>(new CommandDefinition("SELECT 1", cancellationToken: cancellationToken)) == 1;
+            }
+            catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException)
+            {
+                return false;
+            }
         }
 
         public async Task StopAsync()
