@@ -3,10 +3,14 @@ using System.Text.Json.Serialization;
 using Capstan.Infrastructure.Audit;
 using Capstan.Infrastructure.Background;
 using Capstan.Infrastructure.Backups;
+using Capstan.Infrastructure.Clusters;
 using Capstan.Infrastructure.Crypto;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Events;
+using Capstan.Infrastructure.Flux;
 using Capstan.Infrastructure.Health;
+using Capstan.Infrastructure.Http;
+using Capstan.Infrastructure.Kubernetes;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Observability;
 using Capstan.Infrastructure.Routing;
@@ -60,9 +64,16 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<SindriCli>();
         // Outbound HTTP (webhook and Slack notifications, and other areas' calls) through pooled, named clients.
         services.AddHttpClient();
+        services.AddSingleton<KustomizeTool>();
+        services.AddSingleton<ConnectionSlots>();
         services.AddSingleton<EventHub>();
         services.AddHostedService(provider => provider.GetRequiredService<EventHub>());
         services.AddSingleton<SessionIssuer>();
+        services.AddSingleton(configuration.GetSection("Kubernetes").Get<KubernetesClientOptions>() ?? new KubernetesClientOptions());
+        services.AddSingleton<KubernetesClientPool>();
+        services.AddSingleton<ClusterProbe>();
+        services.AddScoped<ClusterDirectory>();
+        services.AddScoped<FluxGateway>();
         services.AddScoped<PasswordSignIn>();
         // OIDC / OAuth2 sign-in: outbound calls to identity providers get a short timeout, so a provider that hangs
         // fails one sign-in instead of holding a request (and its transaction) open.
