@@ -71,9 +71,13 @@ public static class ApiHosting
         app.UseMiddleware<StartupGateMiddleware>();
         app.UseMiddleware<FeatureGateMiddleware>();
         app.UseAuthentication();
+        // Global per-address and per-user limits (shared across replicas); after authentication so the user is known.
+        app.UseMiddleware<Capstan.Infrastructure.Http.RequestRateLimitMiddleware>();
         app.UseAuthorization();
         app.UseMiddleware<AgentAuthenticationMiddleware>();
         app.UseMiddleware<CsrfMiddleware>();
+        // SIGTERM ends live streams with a final event instead of holding the shutdown open.
+        app.UseMiddleware<Capstan.Infrastructure.Http.StreamShutdownMiddleware>();
         app.MapCarter();
         return app;
     }
