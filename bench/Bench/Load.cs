@@ -11,6 +11,8 @@ public sealed record Row(string Scenario, string Unit, double Throughput, double
     public string Ratio { get; init; } = "";
 
     public string Note { get; init; } = "";
+
+    public string Server { get; init; } = "API";
 }
 
 /// <summary>What the API process and this process did during a measured window.</summary>

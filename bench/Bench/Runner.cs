@@ -52,7 +52,8 @@ public static partial class Runner
         // Framework ceiling.
         using var bareClient = NewClient(256);
         var bare = await Closed(settings, "bare Kestrel GET (ceiling)", "req/s", settings.Concurrency, async (_, ct) =>
-            await OkAsync(bareClient, HttpMethod.Get, $"{settings.Bare}/bare/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", null, null, ct));
+            await OkAsync(bareClient, HttpMethod.Get, $"{settings.Bare}/bare/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", null, null, ct),
+            settings.BarePid);
         rows.Add(bare);
 
         // Authenticated GET by id.
@@ -81,7 +82,8 @@ public static partial class Runner
         // Flux list through the Kubernetes client against the fake API server, and the fake server alone.
         using var kubeClient = NewClient(256);
         var kubeDirect = await Closed(settings, "fake kube-apiserver list, direct (ceiling)", "req/s", settings.Concurrency, async (_, ct) =>
-            await OkAsync(kubeClient, HttpMethod.Get, $"{settings.KubeUrl}/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations", null, null, ct));
+            await OkAsync(kubeClient, HttpMethod.Get, $"{settings.KubeUrl}/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations", null, null, ct),
+            settings.KubePid);
         rows.Add(kubeDirect);
         var flux = await Closed(settings, "GET /flux/kustomizations (50 of 1k)", "req/s", settings.Concurrency, async (_, ct) =>
             await OkAsync(http, HttpMethod.Get, $"/api/v1/flux/kustomizations?cluster=bench&limit=50&page={Random.Shared.Next(1, 21)}", ApiKey(AdminKey), null, ct));
@@ -159,11 +161,11 @@ public static partial class Runner
         return 0;
     }
 
-    private static async Task<Row> Closed(Settings settings, string name, string unit, int concurrency, Load.Operation operation)
+    private static async Task<Row> Closed(Settings settings, string name, string unit, int concurrency, Load.Operation operation, int? serverPid = null)
     {
         Log($"{name}: {concurrency} connections");
-        var outcome = await Load.ClosedAsync(settings.ApiPid, concurrency, settings.Warmup, settings.Duration, operation);
-        return ToRow(name, unit, outcome);
+        var outcome = await Load.ClosedAsync(serverPid ?? settings.ApiPid, concurrency, settings.Warmup, settings.Duration, operation);
+        return ToRow(name, unit, outcome) with { Server = serverPid is null ? "API" : "own" };
     }
 
     private static Row ToRow(string name, string unit, Load.Outcome outcome) =>
@@ -521,17 +523,19 @@ public static partial class Runner
 
     private static string Render(List<Row> rows, List<string> notes, Settings settings)
     {
+        static double PerOp(Row row) => row.Throughput > 0 && !double.IsNaN(row.ApiCpu) ? 1000 * row.ApiCpu / row.Throughput * (row.Unit == "rows/s" ? 1000 : 1) : double.NaN;
         static string F(double value, string format) => double.IsNaN(value) ? "-" : value.ToString(format, CultureInfo.InvariantCulture);
-        var header = new[] { "scenario", "throughput", "p50 ms", "p99 ms", "errors", "API peak RSS MB", "API CPU", "loadgen CPU", "ceiling", "ratio" };
+        var header = new[] { "scenario", "throughput", "p50 ms", "p99 ms", "errors", "server peak RSS MB", "server CPU", "server CPU ms/op", "loadgen CPU", "ceiling", "ratio" };
         var cells = rows.Select(row => new[]
         {
             row.Scenario, $"{F(row.Throughput, "0")} {row.Unit}", F(row.P50Ms, "0.0"), F(row.P99Ms, "0.0"), row.Samples == 0 && row.Errors == 0 && double.IsNaN(row.P99Ms) ? "-" : row.Errors.ToString(CultureInfo.InvariantCulture),
-            F(row.PeakRssMb, "0"), F(row.ApiCpu, "0.00"), F(row.LoadCpu, "0.00"), row.Ceiling, row.Ratio,
+            F(row.PeakRssMb, "0"), F(row.ApiCpu, "0.00"), F(PerOp(row), "0.00"), F(row.LoadCpu, "0.00"), row.Ceiling, row.Ratio,
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, cells.Count == 0 ? 0 : cells.Max(c => c[i].Length))).ToArray();
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"Capstan benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, scale {settings.Scale}, {Environment.ProcessorCount} cores; " +
-            $"{settings.Warmup.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s per scenario; CPU in cores (1.00 = one core busy)");
+            $"{settings.Warmup.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s per scenario; CPU in cores (1.00 = one core busy); " +
+            "server = the API process, or the ceiling's own process (bare Kestrel, fake kube-apiserver); CPU ms/op per request (per 1000-line batch for ingest)");
         text.AppendLine();
         text.AppendLine("| " + string.Join(" | ", header.Select((h, i) => h.PadRight(widths[i]))) + " |");
         text.AppendLine("|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|");
@@ -583,6 +587,8 @@ public static partial class Runner
             Api = options.Required("api").TrimEnd('/');
             Bare = options.Required("bare").TrimEnd('/');
             ApiPid = options.Int("api-pid", 0);
+            BarePid = options.Int("bare-pid", 0);
+            KubePid = options.Int("kube-pid", 0);
             ReadyMs = options.Int("ready-ms", -1);
             ConnectionString = options.Required("pg");
             PgBin = options.Get("pg-bin", "/usr/lib/postgresql/15/bin");
@@ -624,6 +630,10 @@ public static partial class Runner
         public string Bare { get; }
 
         public int ApiPid { get; }
+
+        public int BarePid { get; }
+
+        public int KubePid { get; }
 
         public int ReadyMs { get; }
 

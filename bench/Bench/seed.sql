@@ -60,7 +60,7 @@ SELECT gen_random_uuid(),
               'upload', 'download', 'transaction', 'checkpoint', 'lease', 'partition', 'replica', 'index', 'webhook', 'probe'])[1 + (n / 400) % 20]
        || ' id=' || n || ' took ' || (n % 997) || 'ms on ' || 'host-' || (n % 173),
        now() - (n % 500000) * interval '1 second' - interval '1 minute'
-FROM generate_series(1, {{LOGS}}) n;
+FROM generate_series(1::bigint, {{LOGS}}) n;
 CREATE INDEX logs_search_idx ON fleet.logs USING gin (search_vector);
 CREATE INDEX logs_message_trgm_idx ON fleet.logs USING gin (message gin_trgm_ops);
 
