@@ -533,9 +533,9 @@ public static partial class Runner
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, cells.Count == 0 ? 0 : cells.Max(c => c[i].Length))).ToArray();
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Capstan benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, scale {settings.Scale}, {Environment.ProcessorCount} cores; " +
-            $"{settings.Warmup.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s per scenario; CPU in cores (1.00 = one core busy); " +
-            "server = the API process, or the ceiling's own process (bare Kestrel, fake kube-apiserver); CPU ms/op per request (per 1000-line batch for ingest)");
+        text.AppendLine(FormattableString.Invariant($"Capstan benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, scale {settings.Scale}, {Environment.ProcessorCount} cores; ")
+            + FormattableString.Invariant($"{settings.Warmup.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s per scenario; CPU in cores (1.00 = one core busy); ")
+            + "server = the API process, or the ceiling's own process (bare Kestrel, fake kube-apiserver); CPU ms/op per request (per 1000-line batch for ingest)");
         text.AppendLine();
         text.AppendLine("| " + string.Join(" | ", header.Select((h, i) => h.PadRight(widths[i]))) + " |");
         text.AppendLine("|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|");
