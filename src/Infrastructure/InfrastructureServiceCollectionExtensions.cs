@@ -58,6 +58,8 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<SessionTokens>();
         services.AddSingleton<CsrfTokens>();
         services.AddSingleton<CredentialStore>();
+        services.AddSingleton<CredentialCheckCache>();
+        services.AddHostedService<CredentialCheckCacheInvalidation>();
         services.AddSingleton<AgentCredentials>();
         services.AddSingleton<RateLimiter>();
         services.AddSingleton<AuthSettings>();

@@ -62,6 +62,9 @@ public class ApiFactory(
         // Tests create their own users and run background jobs by hand.
         builder.UseSetting("Identity:BootstrapAdmin", "false");
         builder.UseSetting("Jobs:Enabled", "false");
+        // Many tests change users, keys and grants with SQL and assert the very next request; the credential cache
+        // (which would let that request through for up to its lifetime) is tested on hosts of its own.
+        builder.UseSetting("Identity:CredentialCacheMilliseconds", "0");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);
