@@ -15,8 +15,9 @@ namespace Capstan.Features.Fleet.Security;
 /// <item>Versions compare piecewise (<see cref="CompareVersions"/>): a leading <c>v</c> and <c>+build</c> metadata are
 /// ignored; runs of digits compare as numbers, letters as text; a release sorts after its pre-releases
 /// (<c>1.0.0-rc.1 &lt; 1.0.0 &lt; 1.0.1</c>, <c>2.0rc1 &lt; 2.0</c>).</item>
-/// <item>Severity: <c>database_specific.severity</c> (CRITICAL, HIGH, MODERATE/MEDIUM, LOW), else a numeric CVSS score
-/// (≥ 9 CRITICAL, ≥ 7 HIGH, ≥ 4 MEDIUM, &gt; 0 LOW), else UNKNOWN. The CVE id is the record's id when it is one, else the
+/// <item>Severity: <c>database_specific.severity</c> (CRITICAL, HIGH, MODERATE/MEDIUM, LOW), else the CVSS score —
+/// a number, or the base score computed from a CVSS 3.x vector (<see cref="Cvss3BaseScore"/>) — (≥ 9 CRITICAL, ≥ 7
+/// HIGH, ≥ 4 MEDIUM, &gt; 0 LOW), else UNKNOWN. The CVE id is the record's id when it is one, else the
 /// first <c>CVE-</c> alias, else the OSV id.</item>
 /// </list>
 /// </summary>
@@ -275,6 +276,10 @@ internal static class OsvFeed
                     {
                         score = parsed;
                     }
+                    else if (value.ValueKind == JsonValueKind.String && Cvss3BaseScore(value.GetString()!) is { } computed)
+                    {
+                        score = computed;
+                    }
                 }
             }
         }
@@ -309,6 +314,47 @@ internal static class OsvFeed
             _ => "UNKNOWN",
         };
         return (fromScore, score);
+    }
+
+    /// <summary>The base score of a CVSS 3.0/3.1 vector (<c>CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H</c> → 9.8), per
+    /// the FIRST specification's formulas and round-up; null when the vector is not a complete 3.x base vector.</summary>
+    public static double? Cvss3BaseScore(string vector)
+    {
+        var parts = vector.Trim().Split('/');
+        if (parts.Length < 9 || !parts[0].StartsWith("CVSS:3", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var metrics = parts.Skip(1).Select(part => part.Split(':', 2)).Where(pair => pair.Length == 2).GroupBy(pair => pair[0]).ToDictionary(group => group.Key, group => group.First()[1]);
+        string? Metric(string name) => metrics.TryGetValue(name, out var value) ? value : null;
+        var changed = Metric("S") switch { "U" => false, "C" => true, _ => (bool?)null };
+        double? av = Metric("AV") switch { "N" => 0.85, "A" => 0.62, "L" => 0.55, "P" => 0.2, _ => null };
+        double? ac = Metric("AC") switch { "L" => 0.77, "H" => 0.44, _ => null };
+        double? pr = Metric("PR") switch { "N" => 0.85, "L" => changed == true ? 0.68 : 0.62, "H" => changed == true ? 0.5 : 0.27, _ => null };
+        double? ui = Metric("UI") switch { "N" => 0.85, "R" => 0.62, _ => null };
+        static double? Impact(string? value) => value switch { "H" => 0.56, "L" => 0.22, "N" => 0, _ => null };
+        var (c, i, a) = (Impact(Metric("C")), Impact(Metric("I")), Impact(Metric("A")));
+        if (changed is null || av is null || ac is null || pr is null || ui is null || c is null || i is null || a is null)
+        {
+            return null;
+        }
+
+        var iss = 1 - ((1 - c.Value) * (1 - i.Value) * (1 - a.Value));
+        var impact = changed.Value ? (7.52 * (iss - 0.029)) - (3.25 * Math.Pow(iss - 0.02, 15)) : 6.42 * iss;
+        var exploitability = 8.22 * av.Value * ac.Value * pr.Value * ui.Value;
+        if (impact <= 0)
+        {
+            return 0;
+        }
+
+        return RoundUp(Math.Min(changed.Value ? 1.08 * (impact + exploitability) : impact + exploitability, 10));
+
+        static double RoundUp(double value)
+        {
+            var whole = (long)Math.Round(value * 100000);
+            return whole % 10000 == 0 ? whole / 100000.0 : (Math.Floor(whole / 10000.0) + 1) / 10.0;
+        }
     }
 
     private static string? String(JsonElement element, string name) =>

@@ -52,6 +52,23 @@ public sealed class CveMatchingTests(FleetHandlerFixture fixture) : FleetHandler
     }
 
     [Theory]
+    [InlineData("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8)]
+    [InlineData("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1)]
+    [InlineData("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N", 5.5)]
+    [InlineData("CVSS:3.1/AV:N/AC:H/PR:H/UI:R/S:U/C:N/I:N/A:N", 0.0)]
+    public void Cvss3_vectors_give_their_base_score(string vector, double expected) =>
+        OsvFeed.Cvss3BaseScore(vector).ShouldBe(expected);
+
+    [Fact]
+    public void Incomplete_or_other_vectors_give_no_score()
+    {
+        OsvFeed.Cvss3BaseScore("CVSS:3.1/AV:N/AC:L").ShouldBeNull();
+        OsvFeed.Cvss3BaseScore("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").ShouldBeNull();
+        OsvFeed.Parse(Record("""{"id":"X-9","severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],"affected":[]}"""))
+            .Advisory!.ShouldSatisfyAllConditions(advisory => advisory.Severity.ShouldBe("CRITICAL"), advisory => advisory.CvssScore.ShouldBe(9.8));
+    }
+
+    [Theory]
     [InlineData("npm", "lodash", "4.17.20", true, "4.17.21")]
     [InlineData("npm", "lodash", "0.1.0", true, "4.17.21")]
     [InlineData("npm", "lodash", "4.17.21", false, null)]
