@@ -6,6 +6,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -18,6 +19,11 @@ namespace Capstan.Features.Fleet.Extensions;
 public static class DeleteExtension
 {
     public sealed record Command(Guid Id) : ICommand<Response>;
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator() => RuleFor(command => command.Id).NotEmpty();
+    }
 
     public sealed record Response(
         [property: JsonPropertyName("deleted")] bool Deleted, [property: JsonPropertyName("id")] Guid Id, [property: JsonPropertyName("name")] string Name);

@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,6 +20,11 @@ namespace Capstan.Features.Fleet.Extensions;
 public static class GetEffectivePolicies
 {
     public sealed record Query(Guid InstanceId) : IQuery<Response>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.InstanceId).NotEmpty();
+    }
 
     public sealed record Response(
         [property: JsonPropertyName("instance_id")] Guid InstanceId,

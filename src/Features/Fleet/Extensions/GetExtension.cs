@@ -7,6 +7,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,6 +20,11 @@ namespace Capstan.Features.Fleet.Extensions;
 public static class GetExtension
 {
     public sealed record Query(Guid Id) : IQuery<JsonObject>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Id).NotEmpty();
+    }
 
     public sealed record Usage(
         [property: JsonPropertyName("instance_id")] Guid InstanceId,

@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,6 +20,11 @@ namespace Capstan.Features.Fleet.Extensions;
 public static class GetExtensionDependencies
 {
     public sealed record Query(Guid Id) : IQuery<Response>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Id).NotEmpty();
+    }
 
     public sealed record Response(
         [property: JsonPropertyName("extension_id")] Guid ExtensionId,

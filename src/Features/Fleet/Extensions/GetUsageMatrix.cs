@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,6 +20,15 @@ namespace Capstan.Features.Fleet.Extensions;
 public static class GetUsageMatrix
 {
     public sealed record Query(Guid[] InstanceIds, Guid[] ExtensionIds, DateTime? From) : IQuery<Response>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator()
+        {
+            RuleFor(query => query.InstanceIds).Must(ids => ids.Length <= 1000).WithMessage("at most 1000 instanceIds").OverridePropertyName("instanceIds");
+            RuleFor(query => query.ExtensionIds).Must(ids => ids.Length <= 1000).WithMessage("at most 1000 extensionIds").OverridePropertyName("extensionIds");
+        }
+    }
 
     public sealed record Response(
         [property: JsonPropertyName("matrix")] IReadOnlyDictionary<Guid, Dictionary<Guid, Cell>> Matrix,

@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -18,6 +19,15 @@ namespace Capstan.Features.Fleet.Extensions;
 public static class ListExtensionPolicies
 {
     public sealed record Query(Guid? ExtensionId, Guid? InstanceId, bool GlobalOnly, Guid? TeamId) : IQuery<Response>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator()
+        {
+            RuleFor(query => query.ExtensionId).NotEqual(Guid.Empty).OverridePropertyName("extensionId");
+            RuleFor(query => query.InstanceId).NotEqual(Guid.Empty).OverridePropertyName("instanceId");
+        }
+    }
 
     public sealed record Response(
         [property: JsonPropertyName("policies")] IReadOnlyList<PolicyView> Policies, [property: JsonPropertyName("data")] IReadOnlyList<PolicyView> Data,

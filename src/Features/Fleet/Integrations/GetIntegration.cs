@@ -4,6 +4,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -17,6 +18,11 @@ namespace Capstan.Features.Fleet.Integrations;
 public static class GetIntegration
 {
     public sealed record Query(string Id) : IQuery<IntegrationView>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Id).NotEmpty().MaximumLength(100);
+    }
 
     internal sealed class Handler(DbSession db, IConfiguration configuration) : IRequestHandler<Query, IntegrationView>
     {

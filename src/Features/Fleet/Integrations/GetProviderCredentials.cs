@@ -3,6 +3,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -16,6 +17,11 @@ namespace Capstan.Features.Fleet.Integrations;
 public static class GetProviderCredentials
 {
     public sealed record Query(string ProviderId) : IQuery<ProviderSpecView>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.ProviderId).NotEmpty().MaximumLength(100);
+    }
 
     internal sealed class Handler(IConfiguration configuration) : IRequestHandler<Query, ProviderSpecView>
     {

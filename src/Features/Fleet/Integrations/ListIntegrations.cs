@@ -3,6 +3,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -17,6 +18,11 @@ namespace Capstan.Features.Fleet.Integrations;
 public static class ListIntegrations
 {
     public sealed record Query(string? Category) : IQuery<Response>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Category).MaximumLength(64);
+    }
 
     public sealed record Response(IReadOnlyList<IntegrationView> Data, int Total);
 

@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,6 +20,15 @@ namespace Capstan.Features.Fleet.Security;
 public static class GetBom
 {
     public sealed record Query(Guid? InstanceId, string? Ecosystem) : IQuery<Response>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator()
+        {
+            RuleFor(query => query.InstanceId).NotEqual(Guid.Empty);
+            RuleFor(query => query.Ecosystem).MaximumLength(64);
+        }
+    }
 
     public sealed record Response
     {

@@ -3,6 +3,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -17,6 +18,11 @@ namespace Capstan.Features.Fleet.Security;
 public static class GetComplianceReport
 {
     public sealed record Query(Guid? InstanceId) : IQuery<Response>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.InstanceId).NotEqual(Guid.Empty);
+    }
 
     public sealed record Response(
         Guid? InstanceId, long CompliancePercent, int PassedChecks, int TotalChecks, IReadOnlyList<Check> Checks, SecurityScore SecurityScore, DateTime GeneratedAt);

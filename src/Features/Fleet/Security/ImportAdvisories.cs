@@ -6,6 +6,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -22,6 +23,15 @@ namespace Capstan.Features.Fleet.Security;
 public static class ImportAdvisories
 {
     public sealed record Command(IReadOnlyList<JsonElement> Records) : ICommand<Response>;
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator()
+        {
+            RuleFor(command => command.Records).NotEmpty().WithMessage("at least one OSV record is needed")
+                .Must(records => records.Count <= 100_000).WithMessage("at most 100000 records per import").OverridePropertyName("records");
+        }
+    }
 
     public sealed record Response(int Imported, int Updated, int Unchanged, IReadOnlyList<string> Advisories);
 
