@@ -158,7 +158,6 @@ internal static class Budgets
 /// <c>provider</c> may be set to null to widen the budget again. camelCase and snake_case names are accepted.</summary>
 public sealed record BudgetChange(
     Guid Id, string? Name, decimal? AmountUsd, string? Period, bool SetsInstance, Guid? InstanceId, bool SetsProvider, string? Provider, decimal? AlertThreshold)
-    : Capstan.Infrastructure.Mediation.ICommand<BudgetView>
 {
     public static BudgetChange Parse(Guid id, JsonElement body)
     {

@@ -4,6 +4,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -15,6 +16,11 @@ namespace Capstan.Features.Fleet.Costs;
 public static class GetBudget
 {
     public sealed record Query(Guid Id) : IQuery<BudgetView>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Id).NotEmpty();
+    }
 
     internal sealed class Handler(DbSession db, TimeProvider clock) : IRequestHandler<Query, BudgetView>
     {

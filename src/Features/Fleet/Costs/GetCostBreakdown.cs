@@ -3,6 +3,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -22,6 +23,11 @@ public static class GetCostBreakdown
         decimal PercentOfTotal);
 
     public sealed record Response(IReadOnlyList<Row> Rows, decimal TotalUsd, DateTime PeriodStart, DateTime PeriodEnd);
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Provider).MaximumLength(32).OverridePropertyName("provider");
+    }
 
     internal sealed class Handler(DbSession db, RequestContext request, TimeProvider clock) : IRequestHandler<Query, Response>
     {

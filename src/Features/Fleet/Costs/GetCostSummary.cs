@@ -3,6 +3,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -22,6 +23,11 @@ public static class GetCostSummary
     public sealed record Response(
         decimal TotalUsd, decimal ComputeUsd, decimal StorageUsd, decimal NetworkUsd, decimal LlmUsd, IReadOnlyDictionary<string, decimal> ByProvider,
         IReadOnlyList<InstanceTotal> ByInstance, DateTime PeriodStart, DateTime PeriodEnd, string Currency);
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Provider).MaximumLength(32).OverridePropertyName("provider");
+    }
 
     internal sealed class Handler(DbSession db, RequestContext request, TimeProvider clock) : IRequestHandler<Query, Response>
     {

@@ -3,6 +3,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -30,6 +31,11 @@ public static class GetCostTrends
         decimal TotalUsd, decimal ComputeUsd, decimal StorageUsd, decimal NetworkUsd, decimal LlmUsd, DateTime PeriodStart, DateTime PeriodEnd, long InstanceCount, decimal? ChangePercent);
 
     public sealed record Response(string Granularity, IReadOnlyList<Point> Points, IReadOnlyList<ProviderPoint> ByProvider, IReadOnlyList<TeamPoint> ByTeam, Summary Summary);
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Provider).MaximumLength(32).OverridePropertyName("provider");
+    }
 
     internal sealed class Handler(DbSession db, RequestContext request, TimeProvider clock) : IRequestHandler<Query, Response>
     {

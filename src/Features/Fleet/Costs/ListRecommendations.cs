@@ -3,6 +3,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -18,6 +19,11 @@ public static class ListRecommendations
     public sealed record Query(bool IncludeDismissed) : IQuery<Response>;
 
     public sealed record Response(IReadOnlyList<RecommendationView> Recommendations, IReadOnlyList<RecommendationView> Data, int Total, decimal TotalSavingsUsdMo);
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.IncludeDismissed).NotNull();
+    }
 
     internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, Response>
     {

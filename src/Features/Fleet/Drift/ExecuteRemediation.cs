@@ -6,6 +6,7 @@ using Capstan.Infrastructure.Events;
 using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -27,6 +28,11 @@ namespace Capstan.Features.Fleet.Drift;
 public static class ExecuteRemediation
 {
     public sealed record Command(Guid Id) : IRequest<RemediationView>;
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator() => RuleFor(command => command.Id).NotEmpty();
+    }
 
     internal sealed class Handler(DbSession db, RequestContext request, AuditTrail audit, EventHub hub, IConfiguration configuration, TimeProvider clock)
         : IRequestHandler<Command, RemediationView>

@@ -4,6 +4,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -17,6 +18,11 @@ namespace Capstan.Features.Fleet.Drift;
 public static class GetLatestSnapshot
 {
     public sealed record Query(Guid InstanceId) : IQuery<SnapshotDetail>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.InstanceId).NotEmpty();
+    }
 
     internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, SnapshotDetail>
     {

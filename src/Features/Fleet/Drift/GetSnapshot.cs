@@ -4,6 +4,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -16,6 +17,11 @@ namespace Capstan.Features.Fleet.Drift;
 public static class GetSnapshot
 {
     public sealed record Query(Guid Id) : IQuery<SnapshotDetail>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Id).NotEmpty();
+    }
 
     internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, SnapshotDetail>
     {

@@ -7,6 +7,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -23,6 +24,11 @@ public static class TriggerDriftCheck
     public sealed record Command(Guid InstanceId, JsonObject? Actual) : ICommand<Response>;
 
     public sealed record Response(Guid SnapshotId, string DriftStatus, int Findings, int NewEvents, int Cleared);
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator() => RuleFor(command => command.InstanceId).NotEmpty();
+    }
 
     internal sealed class Handler(DbSession db, RequestContext request, AuditTrail audit, TimeProvider clock) : IRequestHandler<Command, Response>
     {

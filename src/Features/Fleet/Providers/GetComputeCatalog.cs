@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -48,6 +49,15 @@ public static class GetComputeCatalog
         [property: JsonPropertyName("network_pricing")] NetworkPricing NetworkPricing,
         [property: JsonPropertyName("fetched_at")] DateTime FetchedAt,
         string Source);
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator()
+        {
+            RuleFor(query => query.Provider).NotEmpty().MaximumLength(64);
+            RuleFor(query => query.Region).MaximumLength(64).OverridePropertyName("region");
+        }
+    }
 
     internal sealed class Handler(DbSession db, IConfiguration configuration) : IRequestHandler<Query, Response>
     {

@@ -3,6 +3,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -18,6 +19,11 @@ public static class ListRegions
     public sealed record Query(string Provider) : IQuery<Response>;
 
     public sealed record Response(string Provider, IReadOnlyList<ProviderRegion> Regions, IReadOnlyList<ProviderRegion> Data);
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Provider).NotEmpty().MaximumLength(64);
+    }
 
     internal sealed class Handler(DbSession db, IConfiguration configuration) : IRequestHandler<Query, Response>
     {

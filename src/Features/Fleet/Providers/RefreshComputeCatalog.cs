@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -23,6 +24,11 @@ public static class RefreshComputeCatalog
 
     public sealed record Response(
         string Message, string Provider, [property: JsonPropertyName("sizes_count")] int SizesCount, string Source, [property: JsonPropertyName("fetched_at")] DateTime FetchedAt);
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator() => RuleFor(command => command.Provider).NotEmpty().MaximumLength(64);
+    }
 
     internal sealed class Handler(DbSession db, IConfiguration configuration, IHttpClientFactory httpClients, AuditTrail audit, TimeProvider clock) : IRequestHandler<Command, Response>
     {

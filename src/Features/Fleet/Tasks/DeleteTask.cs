@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,6 +20,11 @@ public static class DeleteTask
     public sealed record Command(Guid Id) : ICommand<Response>;
 
     public sealed record Response(string Message, Guid Id, string Name);
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator() => RuleFor(command => command.Id).NotEmpty();
+    }
 
     internal sealed class Handler(DbSession db, AuditTrail audit) : IRequestHandler<Command, Response>
     {

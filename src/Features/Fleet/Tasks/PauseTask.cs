@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -16,6 +17,11 @@ namespace Capstan.Features.Fleet.Tasks;
 public static class PauseTask
 {
     public sealed record Command(Guid Id) : ICommand<TaskView>;
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator() => RuleFor(command => command.Id).NotEmpty();
+    }
 
     internal sealed class Handler(DbSession db, AuditTrail audit, TimeProvider clock) : IRequestHandler<Command, TaskView>
     {

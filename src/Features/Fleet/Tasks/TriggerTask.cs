@@ -5,6 +5,7 @@ using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -24,6 +25,11 @@ public static class TriggerTask
     public sealed record Response(
         Guid Id, Guid TaskId, Guid? InstanceId, string? InstanceName, string Status, string TriggeredBy, DateTime StartedAt, Guid? CommandExecutionId,
         IReadOnlyList<TaskExecutionView> Executions);
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator() => RuleFor(command => command.Id).NotEmpty();
+    }
 
     internal sealed class Handler(DbSession db, RequestContext request, AuditTrail audit, EventHub hub, TimeProvider clock) : IRequestHandler<Command, Response>
     {
