@@ -62,6 +62,8 @@ public static class ApiHosting
         app.UseMiddleware<SecurityHeadersMiddleware>();
         app.UseMiddleware<ApiVersionRewriteMiddleware>();
         app.UseMiddleware<RequestContextMiddleware>();
+        // WebSocket upgrades (/api/v1/ws, ticket authentication on upgrades) need the feature this middleware adds.
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseRouting();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseMiddleware<StartupGateMiddleware>();
