@@ -197,6 +197,14 @@ public static class ContainerRegistries
             null,
             cancellationToken);
 
+    /// <summary>What the UI shows as where images go: the account on Docker Hub and GHCR, else the host.</summary>
+    public static string? Preview(string type, string? url, RegistryCredentials credentials) => type switch
+    {
+        DockerHub => $"docker.io/{credentials.Username}",
+        Ghcr => $"ghcr.io/{credentials.Username?.ToLowerInvariant()}",
+        _ => UrlHost(url),
+    };
+
     /// <summary>The name of the pull secret of a registry: <c>kubeorch-registry-&lt;name&gt;</c> as a DNS name.</summary>
     public static string PullSecretName(string registryName)
     {
@@ -235,4 +243,32 @@ public static class ContainerRegistries
             ["data"] = new JsonObject { [".dockerconfigjson"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(config.ToJsonString())) },
         };
     }
+}
+
+/// <summary>A registry as KubeOrch's clients read it (camelCase); credentials never leave the server.</summary>
+public sealed record RegistryView
+{
+    public Guid Id { get; init; }
+
+    public string Name { get; init; } = string.Empty;
+
+    public string RegistryType { get; init; } = string.Empty;
+
+    public string RegistryUrl { get; init; } = string.Empty;
+
+    public string? PreviewUrl { get; init; }
+
+    public string Status { get; init; } = string.Empty;
+
+    public bool IsDefault { get; init; }
+
+    public DateTime? LastCheck { get; init; }
+
+    public string? LastError { get; init; }
+
+    public DateTime CreatedAt { get; init; }
+
+    public DateTime UpdatedAt { get; init; }
+
+    public const string Columns = "id, name, registry_type, registry_url, preview_url, status, is_default, last_check, last_error, created_at, updated_at";
 }
