@@ -84,7 +84,7 @@ public static class GlobalSearch
             app.MapGet("/v1/api/search", async (string? q, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(q), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GlobalSearch))
+                .WithName("Delivery" + nameof(GlobalSearch))
                 .WithTags(DeliveryRoutes.Dashboard)
                 .WithSummary("Global search across entities")
                 .ProducesErrors(400, 401, 403);

@@ -69,7 +69,7 @@ public static class CancelBuild
             app.MapPost("/v1/api/builds/{id}/cancel", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryBuild)
-                .WithName(nameof(CancelBuild))
+                .WithName("Delivery" + nameof(CancelBuild))
                 .WithTags(DeliveryRoutes.Builds)
                 .WithSummary("Cancel an in-progress build")
                 .ProducesErrors(400, 401, 403, 404, 409, 503);

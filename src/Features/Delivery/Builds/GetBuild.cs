@@ -37,7 +37,7 @@ public static class GetBuild
             app.MapGet("/v1/api/builds/{id}", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetBuild))
+                .WithName("Delivery" + nameof(GetBuild))
                 .WithTags(DeliveryRoutes.Builds)
                 .WithSummary("Get build details")
                 .ProducesErrors(400, 401, 403, 404);

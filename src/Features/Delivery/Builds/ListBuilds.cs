@@ -51,7 +51,7 @@ public static class ListBuilds
             app.MapGet("/v1/api/builds", async (string? status, Guid? workflowId, int? limit, int? offset, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(string.IsNullOrWhiteSpace(status) ? null : status.Trim(), workflowId, new PagingQuery { Limit = limit, Offset = offset ?? 0 }.ToPage(defaultSize: 20, maxSize: 100)), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListBuilds))
+                .WithName("Delivery" + nameof(ListBuilds))
                 .WithTags(DeliveryRoutes.Builds)
                 .WithSummary("List builds for current user")
                 .ProducesErrors(400, 401, 403);

@@ -150,7 +150,7 @@ public static class StartBuild
                     return TypedResults.Created($"/v1/api/builds/{started.Build.Id}", started);
                 })
                 .RequirePermission(Permissions.DeliveryBuild)
-                .WithName(nameof(StartBuild))
+                .WithName("Delivery" + nameof(StartBuild))
                 .WithTags(DeliveryRoutes.Builds)
                 .WithSummary("Start a container image build")
                 .ProducesErrors(400, 401, 403, 404, 503);

@@ -54,7 +54,7 @@ public static class StreamBuild
                     return Results.Empty;
                 })
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(StreamBuild))
+                .WithName("Delivery" + nameof(StreamBuild))
                 .WithTags(DeliveryRoutes.Builds)
                 .WithSummary("SSE stream for build logs")
                 .Produces(200, contentType: "text/event-stream")

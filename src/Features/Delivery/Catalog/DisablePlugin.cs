@@ -56,7 +56,7 @@ public static class DisablePlugin
             app.MapPost("/v1/api/plugins/{id}/disable", async (string id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id.Trim()), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(DisablePlugin))
+                .WithName("Delivery" + nameof(DisablePlugin))
                 .WithTags(DeliveryRoutes.Catalog)
                 .WithSummary("Disable a plugin")
                 .ProducesErrors(400, 401, 403, 404);

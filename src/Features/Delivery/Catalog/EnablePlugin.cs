@@ -56,7 +56,7 @@ public static class EnablePlugin
             app.MapPost("/v1/api/plugins/{id}/enable", async (string id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id.Trim()), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(EnablePlugin))
+                .WithName("Delivery" + nameof(EnablePlugin))
                 .WithTags(DeliveryRoutes.Catalog)
                 .WithSummary("Enable a plugin")
                 .ProducesErrors(400, 401, 403, 404);

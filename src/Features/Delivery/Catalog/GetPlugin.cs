@@ -44,7 +44,7 @@ public static class GetPlugin
             app.MapGet("/v1/api/plugins/{id}", async (string id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id.Trim()), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetPlugin))
+                .WithName("Delivery" + nameof(GetPlugin))
                 .WithTags(DeliveryRoutes.Catalog)
                 .WithSummary("Get plugin details")
                 .ProducesErrors(400, 401, 403, 404);

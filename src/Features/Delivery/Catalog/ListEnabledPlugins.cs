@@ -37,7 +37,7 @@ public static class ListEnabledPlugins
             app.MapGet("/v1/api/plugins/enabled", async (IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListEnabledPlugins))
+                .WithName("Delivery" + nameof(ListEnabledPlugins))
                 .WithTags(DeliveryRoutes.Catalog)
                 .WithSummary("Get enabled plugins")
                 .ProducesErrors(401, 403);

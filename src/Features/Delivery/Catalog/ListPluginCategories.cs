@@ -30,7 +30,7 @@ public static class ListPluginCategories
             app.MapGet("/v1/api/plugins/categories", async (IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListPluginCategories))
+                .WithName("Delivery" + nameof(ListPluginCategories))
                 .WithTags(DeliveryRoutes.Catalog)
                 .WithSummary("Get plugin categories")
                 .ProducesErrors(401, 403);

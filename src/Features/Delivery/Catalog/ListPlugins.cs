@@ -43,7 +43,7 @@ public static class ListPlugins
             app.MapGet("/v1/api/plugins", async (string? category, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(string.IsNullOrWhiteSpace(category) ? null : category.Trim()), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListPlugins))
+                .WithName("Delivery" + nameof(ListPlugins))
                 .WithTags(DeliveryRoutes.Catalog)
                 .WithSummary("List all plugins")
                 .ProducesErrors(400, 401, 403);

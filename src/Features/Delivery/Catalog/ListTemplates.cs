@@ -183,7 +183,7 @@ public static class ListTemplates
             app.MapGet("/v1/api/templates", async (string? category, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(string.IsNullOrWhiteSpace(category) ? null : category.Trim()), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListTemplates))
+                .WithName("Delivery" + nameof(ListTemplates))
                 .WithTags(DeliveryRoutes.Catalog)
                 .WithSummary("Get available resource templates")
                 .ProducesErrors(400, 401, 403);

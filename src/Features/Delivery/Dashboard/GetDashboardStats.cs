@@ -120,7 +120,7 @@ public static class GetDashboardStats
             app.MapGet("/v1/api/dashboard/stats", async (IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetDashboardStats))
+                .WithName("Delivery" + nameof(GetDashboardStats))
                 .WithTags(DeliveryRoutes.Dashboard)
                 .WithSummary("Get dashboard statistics")
                 .ProducesErrors(401, 403);

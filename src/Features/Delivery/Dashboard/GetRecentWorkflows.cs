@@ -44,7 +44,7 @@ public static class GetRecentWorkflows
             app.MapGet("/v1/api/dashboard/recent-workflows", async (int? limit, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(limit ?? 5), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetRecentWorkflows))
+                .WithName("Delivery" + nameof(GetRecentWorkflows))
                 .WithTags(DeliveryRoutes.Dashboard)
                 .WithSummary("Get recent workflows")
                 .ProducesErrors(400, 401, 403);

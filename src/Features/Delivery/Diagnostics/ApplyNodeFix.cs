@@ -150,7 +150,7 @@ public static class ApplyNodeFix
             app.MapPost("/v1/api/workflows/{id}/nodes/{nodeId}/fix", async (Guid id, string nodeId, Body body, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id, nodeId, body.FixType, body.Yaml, body.Mode), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryDeploy)
-                .WithName(nameof(ApplyNodeFix))
+                .WithName("Delivery" + nameof(ApplyNodeFix))
                 .WithTags(DeliveryRoutes.Diagnostics)
                 .WithSummary("Apply auto-fix to a node")
                 .ProducesErrors(400, 401, 403, 404, 503);

@@ -152,7 +152,7 @@ public static class GetFixTemplate
             app.MapGet("/v1/api/workflows/{id}/nodes/{nodeId}/fix-template/{fixType}", async (Guid id, string nodeId, string fixType, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id, nodeId, fixType), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetFixTemplate))
+                .WithName("Delivery" + nameof(GetFixTemplate))
                 .WithTags(DeliveryRoutes.Diagnostics)
                 .WithSummary("Get auto-fix template")
                 .ProducesErrors(400, 401, 403, 404, 503);

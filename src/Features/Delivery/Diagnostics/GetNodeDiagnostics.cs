@@ -158,7 +158,7 @@ public static class GetNodeDiagnostics
             app.MapGet("/v1/api/workflows/{id}/nodes/{nodeId}/diagnostics", async (Guid id, string nodeId, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id, nodeId), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetNodeDiagnostics))
+                .WithName("Delivery" + nameof(GetNodeDiagnostics))
                 .WithTags(DeliveryRoutes.Diagnostics)
                 .WithSummary("Get diagnostics for a node")
                 .ProducesErrors(400, 401, 403, 404, 503);

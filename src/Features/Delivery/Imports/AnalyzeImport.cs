@@ -143,7 +143,7 @@ public static class AnalyzeImport
                     return TypedResults.Ok(response);
                 })
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(AnalyzeImport))
+                .WithName("Delivery" + nameof(AnalyzeImport))
                 .WithTags(DeliveryRoutes.Import)
                 .WithSummary("Analyze an import source")
                 .WithBodyLimit(2L << 20)

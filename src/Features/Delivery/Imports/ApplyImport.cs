@@ -98,7 +98,7 @@ public static class ApplyImport
             app.MapPost("/v1/api/import/apply", async (Command command, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(command, cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(ApplyImport))
+                .WithName("Delivery" + nameof(ApplyImport))
                 .WithTags(DeliveryRoutes.Import)
                 .WithSummary("Apply import to existing workflow")
                 .WithBodyLimit(4L << 20)

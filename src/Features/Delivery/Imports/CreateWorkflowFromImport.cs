@@ -114,7 +114,7 @@ public static class CreateWorkflowFromImport
             app.MapPost("/v1/api/import/create-workflow", async (Command command, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(command, cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(CreateWorkflowFromImport))
+                .WithName("Delivery" + nameof(CreateWorkflowFromImport))
                 .WithTags(DeliveryRoutes.Import)
                 .WithSummary("Create new workflow from import")
                 .WithBodyLimit(4L << 20)

@@ -37,7 +37,7 @@ public static class GetImportSession
             app.MapGet("/v1/api/import/{id}", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetImportSession))
+                .WithName("Delivery" + nameof(GetImportSession))
                 .WithTags(DeliveryRoutes.Import)
                 .WithSummary("Get import session status")
                 .ProducesErrors(400, 401, 403, 404);

@@ -94,7 +94,7 @@ public static class StreamImport
                     return Results.Empty;
                 })
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(StreamImport))
+                .WithName("Delivery" + nameof(StreamImport))
                 .WithTags(DeliveryRoutes.Import)
                 .WithSummary("SSE stream for import progress")
                 .Produces(200, contentType: "text/event-stream")

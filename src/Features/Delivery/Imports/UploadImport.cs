@@ -68,7 +68,7 @@ public static class UploadImport
                     return TypedResults.Ok(await mediator.Send(new Command(name, buffer.ToArray(), form["namespace"].ToString()), cancellationToken));
                 })
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(UploadImport))
+                .WithName("Delivery" + nameof(UploadImport))
                 .WithTags(DeliveryRoutes.Import)
                 .WithSummary("Upload a Docker Compose file")
                 .WithBodyLimit(2L << 20)

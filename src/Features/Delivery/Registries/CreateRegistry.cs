@@ -100,7 +100,7 @@ public static class CreateRegistry
                     return TypedResults.Created($"/v1/api/registries/{created.Registry.Id}", created);
                 })
                 .RequirePermission(Permissions.DeliveryAdmin)
-                .WithName(nameof(CreateRegistry))
+                .WithName("Delivery" + nameof(CreateRegistry))
                 .WithTags(DeliveryRoutes.Registries)
                 .WithSummary("Create a registry")
                 .ProducesErrors(400, 401, 403, 409);

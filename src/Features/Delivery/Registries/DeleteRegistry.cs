@@ -43,7 +43,7 @@ public static class DeleteRegistry
             app.MapDelete("/v1/api/admin/registries/{id}", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryAdmin)
-                .WithName(nameof(DeleteRegistry))
+                .WithName("Delivery" + nameof(DeleteRegistry))
                 .WithTags(DeliveryRoutes.Registries)
                 .WithSummary("Delete a registry")
                 .ProducesErrors(400, 401, 403, 404);

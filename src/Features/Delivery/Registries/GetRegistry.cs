@@ -36,7 +36,7 @@ public static class GetRegistry
             app.MapGet("/v1/api/registries/{id}", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetRegistry))
+                .WithName("Delivery" + nameof(GetRegistry))
                 .WithTags(DeliveryRoutes.Registries)
                 .WithSummary("Get registry details")
                 .ProducesErrors(400, 401, 403, 404);

@@ -41,7 +41,7 @@ public static class ListRegistries
             app.MapGet("/v1/api/registries", async (string? type, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(string.IsNullOrWhiteSpace(type) ? null : type.Trim().ToLowerInvariant()), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListRegistries))
+                .WithName("Delivery" + nameof(ListRegistries))
                 .WithTags(DeliveryRoutes.Registries)
                 .WithSummary("List container registries")
                 .ProducesErrors(400, 401, 403);

@@ -61,7 +61,7 @@ public static class LookupRegistry
             app.MapGet("/v1/api/registries/lookup", async (string? image, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(image), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(LookupRegistry))
+                .WithName("Delivery" + nameof(LookupRegistry))
                 .WithTags(DeliveryRoutes.Registries)
                 .WithSummary("Find registry for an image")
                 .ProducesErrors(400, 401, 403);

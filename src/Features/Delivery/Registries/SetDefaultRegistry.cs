@@ -48,7 +48,7 @@ public static class SetDefaultRegistry
             app.MapPut("/v1/api/admin/registries/{id}/default", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryAdmin)
-                .WithName(nameof(SetDefaultRegistry))
+                .WithName("Delivery" + nameof(SetDefaultRegistry))
                 .WithTags(DeliveryRoutes.Registries)
                 .WithSummary("Set default registry")
                 .ProducesErrors(400, 401, 403, 404);

@@ -52,7 +52,7 @@ public static class TestRegistry
             app.MapPost("/v1/api/admin/registries/{id}/test", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryAdmin)
-                .WithName(nameof(TestRegistry))
+                .WithName("Delivery" + nameof(TestRegistry))
                 .WithTags(DeliveryRoutes.Registries)
                 .WithSummary("Test registry connection")
                 .ProducesErrors(400, 401, 403, 404, 503);

@@ -93,7 +93,7 @@ public static class UpdateRegistry
             app.MapPut("/v1/api/admin/registries/{id}", async (Guid id, Body body, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id, body.Name, body.RegistryUrl, body.Credentials), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryAdmin)
-                .WithName(nameof(UpdateRegistry))
+                .WithName("Delivery" + nameof(UpdateRegistry))
                 .WithTags(DeliveryRoutes.Registries)
                 .WithSummary("Update a registry")
                 .ProducesErrors(400, 401, 403, 404, 409);

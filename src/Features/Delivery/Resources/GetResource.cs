@@ -71,7 +71,7 @@ public static class GetResource
             app.MapGet("/v1/api/resources/{id}", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetResource))
+                .WithName("Delivery" + nameof(GetResource))
                 .WithTags(DeliveryRoutes.Resources)
                 .WithSummary("Get a specific resource")
                 .ProducesErrors(400, 401, 403, 404);

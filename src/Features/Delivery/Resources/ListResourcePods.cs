@@ -88,7 +88,7 @@ public static class ListResourcePods
             app.MapGet("/v1/api/resources/{id}/pods", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListResourcePods))
+                .WithName("Delivery" + nameof(ListResourcePods))
                 .WithTags(DeliveryRoutes.Resources)
                 .WithSummary("Get pods for a deployment")
                 .ProducesErrors(400, 401, 403, 404);

@@ -139,7 +139,7 @@ public static class ListResources
                     return TypedResults.Ok(await mediator.Send(query, cancellationToken));
                 })
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListResources))
+                .WithName("Delivery" + nameof(ListResources))
                 .WithTags(DeliveryRoutes.Resources)
                 .WithSummary("List tracked Kubernetes resources")
                 .ProducesErrors(400, 401, 403);

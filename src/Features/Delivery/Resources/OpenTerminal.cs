@@ -86,7 +86,7 @@ public static class OpenTerminal
                     return Results.Empty;
                 })
                 .RequirePermission(Permissions.DeliveryDeploy)
-                .WithName(nameof(OpenTerminal))
+                .WithName("Delivery" + nameof(OpenTerminal))
                 .WithTags(DeliveryRoutes.Resources)
                 .WithSummary("WebSocket terminal session")
                 .ProducesErrors(400, 401, 403, 404);

@@ -76,7 +76,7 @@ public static class StreamPodLogs
                     return Results.Empty;
                 })
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(StreamPodLogs))
+                .WithName("Delivery" + nameof(StreamPodLogs))
                 .WithTags(DeliveryRoutes.Resources)
                 .WithSummary("SSE stream for pod logs")
                 .Produces(200, contentType: "text/event-stream")

@@ -47,7 +47,7 @@ public static class StreamResource
                     return Results.Empty;
                 })
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(StreamResource))
+                .WithName("Delivery" + nameof(StreamResource))
                 .WithTags(DeliveryRoutes.Resources)
                 .WithSummary("SSE stream for resource status")
                 .Produces(200, contentType: "text/event-stream")

@@ -49,7 +49,7 @@ public static class SyncResources
                     return TypedResults.Accepted("/v1/api/resources", response);
                 })
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(SyncResources))
+                .WithName("Delivery" + nameof(SyncResources))
                 .WithTags(DeliveryRoutes.Resources)
                 .WithSummary("Sync resources from Kubernetes")
                 .Produces<Response>(202)

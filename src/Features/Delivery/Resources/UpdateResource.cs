@@ -61,7 +61,7 @@ public static class UpdateResource
             app.MapPatch("/v1/api/resources/{id}", async (Guid id, Body body, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id, body.UserTags, body.UserNotes, body.IsFavorite), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(UpdateResource))
+                .WithName("Delivery" + nameof(UpdateResource))
                 .WithTags(DeliveryRoutes.Resources)
                 .WithSummary("Update resource user fields")
                 .ProducesErrors(400, 401, 403, 404);

@@ -106,7 +106,7 @@ public static class ListWorkflowRuns
             app.MapGet("/v1/api/workflows/{id}/runs", async (Guid id, int? limit, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id, limit ?? 10), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListWorkflowRuns))
+                .WithName("Delivery" + nameof(ListWorkflowRuns))
                 .WithTags(DeliveryRoutes.Runs)
                 .WithSummary("Get workflow execution history")
                 .ProducesErrors(400, 401, 403, 404);

@@ -438,7 +438,7 @@ public static class RunWorkflow
                     return TypedResults.Ok(await mediator.Send(new Command(id, body.Cluster?.Trim(), body.Namespace?.Trim(), body.TriggerDataSnake ?? body.TriggerData), cancellationToken));
                 })
                 .RequirePermission(Permissions.DeliveryDeploy)
-                .WithName(nameof(RunWorkflow))
+                .WithName("Delivery" + nameof(RunWorkflow))
                 .WithTags(DeliveryRoutes.Runs)
                 .WithSummary("Execute the workflow (creates version + deploys)")
                 .Accepts<Body>("application/json")

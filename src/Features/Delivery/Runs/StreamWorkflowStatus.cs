@@ -64,7 +64,7 @@ public static class StreamWorkflowStatus
                     return Results.Empty;
                 })
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(StreamWorkflowStatus))
+                .WithName("Delivery" + nameof(StreamWorkflowStatus))
                 .WithTags(DeliveryRoutes.Runs)
                 .WithSummary("SSE stream for workflow execution status")
                 .Produces(200, contentType: "text/event-stream")

@@ -37,7 +37,7 @@ public static class GenerateInviteCode
             app.MapPost("/v1/api/settings/generate-invite-code", async (IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(), cancellationToken)))
                 .RequirePermission(Permissions.InviteManage)
-                .WithName(nameof(GenerateInviteCode))
+                .WithName("Delivery" + nameof(GenerateInviteCode))
                 .WithTags(DeliveryRoutes.Settings)
                 .WithSummary("Generate new invite code")
                 .ProducesErrors(401, 403);

@@ -34,7 +34,7 @@ public static class GetInviteCode
             app.MapGet("/v1/api/settings/invite-code", async (IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(), cancellationToken)))
                 .RequirePermission(Permissions.InviteManage)
-                .WithName(nameof(GetInviteCode))
+                .WithName("Delivery" + nameof(GetInviteCode))
                 .WithTags(DeliveryRoutes.Settings)
                 .WithSummary("Get current invite code")
                 .ProducesErrors(401, 403);

@@ -34,7 +34,7 @@ public static class GetRegenerateSetting
             app.MapGet("/v1/api/settings/regenerate-setting", async (IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(), cancellationToken)))
                 .RequirePermission(Permissions.InviteManage)
-                .WithName(nameof(GetRegenerateSetting))
+                .WithName("Delivery" + nameof(GetRegenerateSetting))
                 .WithTags(DeliveryRoutes.Settings)
                 .WithSummary("Get auto-regenerate setting")
                 .ProducesErrors(401, 403);

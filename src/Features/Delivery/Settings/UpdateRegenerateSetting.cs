@@ -42,7 +42,7 @@ public static class UpdateRegenerateSetting
             app.MapPut("/v1/api/settings/regenerate-setting", async (Command command, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(command, cancellationToken)))
                 .RequirePermission(Permissions.InviteManage)
-                .WithName(nameof(UpdateRegenerateSetting))
+                .WithName("Delivery" + nameof(UpdateRegenerateSetting))
                 .WithTags(DeliveryRoutes.Settings)
                 .WithSummary("Update auto-regenerate setting")
                 .ProducesErrors(400, 401, 403);

@@ -128,7 +128,7 @@ public static class CompareVersions
             app.MapGet("/v1/api/workflows/{id}/versions/compare", async (Guid id, string? v1, string? v2, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id, Parse(v1), Parse(v2)), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(CompareVersions))
+                .WithName("Delivery" + nameof(CompareVersions))
                 .WithTags(DeliveryRoutes.Versions)
                 .WithSummary("Compare two versions")
                 .ProducesErrors(400, 401, 403, 404);

@@ -78,7 +78,7 @@ public static class CreateVersion
                     return TypedResults.Created($"/v1/api/workflows/{id}/versions/{created.Version.Version}", created);
                 })
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(CreateVersion))
+                .WithName("Delivery" + nameof(CreateVersion))
                 .WithTags(DeliveryRoutes.Versions)
                 .WithSummary("Create a manual version")
                 .ProducesErrors(400, 401, 403, 404);

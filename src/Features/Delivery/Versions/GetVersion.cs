@@ -42,7 +42,7 @@ public static class GetVersion
             app.MapGet("/v1/api/workflows/{id}/versions/{version}", async (Guid id, long version, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id, version), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetVersion))
+                .WithName("Delivery" + nameof(GetVersion))
                 .WithTags(DeliveryRoutes.Versions)
                 .WithSummary("Get a specific version")
                 .ProducesErrors(400, 401, 403, 404);

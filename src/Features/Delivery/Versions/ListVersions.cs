@@ -52,7 +52,7 @@ public static class ListVersions
             app.MapGet("/v1/api/workflows/{id}/versions", async (Guid id, [AsParameters] PagingQuery paging, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id, paging.ToPage(defaultSize: 10, maxSize: 50)), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListVersions))
+                .WithName("Delivery" + nameof(ListVersions))
                 .WithTags(DeliveryRoutes.Versions)
                 .WithSummary("List versions (paginated)")
                 .ProducesErrors(400, 401, 403, 404);

@@ -68,7 +68,7 @@ public static class RestoreVersion
             app.MapPost("/v1/api/workflows/{id}/versions/{version}/restore", async (Guid id, long version, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id, version), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(RestoreVersion))
+                .WithName("Delivery" + nameof(RestoreVersion))
                 .WithTags(DeliveryRoutes.Versions)
                 .WithSummary("Restore a previous version")
                 .ProducesErrors(400, 401, 403, 404);

@@ -66,7 +66,7 @@ public static class UpdateVersion
             app.MapPut("/v1/api/workflows/{id}/versions/{version}", async (Guid id, long version, Body body, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id, version, body.Name, body.Tag, body.Description), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(UpdateVersion))
+                .WithName("Delivery" + nameof(UpdateVersion))
                 .WithTags(DeliveryRoutes.Versions)
                 .WithSummary("Update version metadata")
                 .ProducesErrors(400, 401, 403, 404);

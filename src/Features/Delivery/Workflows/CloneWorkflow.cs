@@ -91,7 +91,7 @@ public static class CloneWorkflow
                     return TypedResults.Created($"/v1/api/workflows/{clone["id"]}", clone);
                 })
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(CloneWorkflow))
+                .WithName("Delivery" + nameof(CloneWorkflow))
                 .WithTags(DeliveryRoutes.Workflows)
                 .WithSummary("Clone a workflow")
                 .ProducesErrors(400, 401, 403, 404);

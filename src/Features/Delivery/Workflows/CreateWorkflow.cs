@@ -118,7 +118,7 @@ public static class CreateWorkflow
                     return TypedResults.Created($"/v1/api/workflows/{created["id"]}", created);
                 })
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(CreateWorkflow))
+                .WithName("Delivery" + nameof(CreateWorkflow))
                 .WithTags(DeliveryRoutes.Workflows)
                 .WithSummary("Create a new workflow")
                 .ProducesErrors(400, 401, 403, 404);

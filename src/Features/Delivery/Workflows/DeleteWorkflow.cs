@@ -47,7 +47,7 @@ public static class DeleteWorkflow
             app.MapDelete("/v1/api/workflows/{id}", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(DeleteWorkflow))
+                .WithName("Delivery" + nameof(DeleteWorkflow))
                 .WithTags(DeliveryRoutes.Workflows)
                 .WithSummary("Delete a workflow")
                 .ProducesErrors(400, 401, 403, 404);

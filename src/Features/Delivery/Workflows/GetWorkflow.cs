@@ -35,7 +35,7 @@ public static class GetWorkflow
             app.MapGet("/v1/api/workflows/{id}", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(id), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(GetWorkflow))
+                .WithName("Delivery" + nameof(GetWorkflow))
                 .WithTags(DeliveryRoutes.Workflows)
                 .WithSummary("Get a specific workflow")
                 .ProducesErrors(400, 401, 403, 404);

@@ -86,7 +86,7 @@ public static class ListWorkflows
             app.MapGet("/v1/api/workflows", async (string? search, string? status, [AsParameters] PagingQuery paging, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Query(search?.Trim(), status, paging.ToPage(defaultSize: 20, maxSize: 100), paging.ToSort(Sorts)), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryRead)
-                .WithName(nameof(ListWorkflows))
+                .WithName("Delivery" + nameof(ListWorkflows))
                 .WithTags(DeliveryRoutes.Workflows)
                 .WithSummary("List all workflows for the user")
                 .ProducesErrors(400, 401, 403);

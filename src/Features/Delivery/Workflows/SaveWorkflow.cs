@@ -102,7 +102,7 @@ public static class SaveWorkflow
             app.MapPost("/v1/api/workflows/{id}/save", async (Guid id, Body body, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id, body.Nodes, body.Edges, body.Description), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(SaveWorkflow))
+                .WithName("Delivery" + nameof(SaveWorkflow))
                 .WithTags(DeliveryRoutes.Workflows)
                 .WithSummary("Save nodes and edges without versioning")
                 .WithBodyLimit(4L << 20)

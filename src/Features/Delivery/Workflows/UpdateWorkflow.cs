@@ -144,7 +144,7 @@ public static class UpdateWorkflow
             app.MapPut("/v1/api/workflows/{id}", async (Guid id, Body body, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id, body), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(UpdateWorkflow))
+                .WithName("Delivery" + nameof(UpdateWorkflow))
                 .WithTags(DeliveryRoutes.Workflows)
                 .WithSummary("Update workflow metadata")
                 .ProducesErrors(400, 401, 403, 404);

@@ -109,7 +109,7 @@ public static class UpdateWorkflowStatus
             app.MapPut("/v1/api/workflows/{id}/status", async (Guid id, Body body, IMediator mediator, CancellationToken cancellationToken) =>
                     TypedResults.Ok(await mediator.Send(new Command(id, body.Status?.Trim().ToLowerInvariant()), cancellationToken)))
                 .RequirePermission(Permissions.DeliveryEdit)
-                .WithName(nameof(UpdateWorkflowStatus))
+                .WithName("Delivery" + nameof(UpdateWorkflowStatus))
                 .WithTags(DeliveryRoutes.Workflows)
                 .WithSummary("Update workflow status (draft/published/archived)")
                 .ProducesErrors(400, 401, 403, 404);
