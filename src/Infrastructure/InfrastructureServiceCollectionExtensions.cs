@@ -7,13 +7,16 @@ using Capstan.Infrastructure.Clusters;
 using Capstan.Infrastructure.Crypto;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Events;
+using Capstan.Infrastructure.Flux;
 using Capstan.Infrastructure.Health;
+using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Kubernetes;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Observability;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
 using Capstan.Infrastructure.Settings;
+using Capstan.Infrastructure.Sso;
 using Capstan.Infrastructure.Tools;
 using FluentValidation;
 using Microsoft.AspNetCore.Authorization;
@@ -55,9 +58,14 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<SessionTokens>();
         services.AddSingleton<CsrfTokens>();
         services.AddSingleton<CredentialStore>();
+        services.AddSingleton<AgentCredentials>();
         services.AddSingleton<RateLimiter>();
         services.AddSingleton<AuthSettings>();
         services.AddSingleton<SindriCli>();
+        // Outbound HTTP (webhook and Slack notifications, and other areas' calls) through pooled, named clients.
+        services.AddHttpClient();
+        services.AddSingleton<KustomizeTool>();
+        services.AddSingleton<ConnectionSlots>();
         services.AddSingleton<EventHub>();
         services.AddHostedService(provider => provider.GetRequiredService<EventHub>());
         services.AddSingleton<SessionIssuer>();
@@ -65,7 +73,14 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<KubernetesClientPool>();
         services.AddSingleton<ClusterProbe>();
         services.AddScoped<ClusterDirectory>();
+        services.AddScoped<FluxGateway>();
         services.AddScoped<PasswordSignIn>();
+        // OIDC / OAuth2 sign-in: outbound calls to identity providers get a short timeout, so a provider that hangs
+        // fails one sign-in instead of holding a request (and its transaction) open.
+        services.AddHttpClient(OidcClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<OidcClient>();
+        services.AddScoped<SsoProvisioning>();
+        services.AddScoped<SsoFlow>();
         services.AddScoped<RequestContext>();
         services.AddScoped<AuditTrail>();
         services.AddScoped<ITransactionParticipant>(provider => provider.GetRequiredService<AuditTrail>());

@@ -84,6 +84,22 @@ public class ApiFixture : IAsyncLifetime
         return await connection.ExecuteAsync(sql, parameters);
     }
 
+    /// <summary>Every row of every table in <paramref name="schemas"/> as text (bytea shows as hex): what a canary
+    /// test searches for leaked secrets.</summary>
+    public async Task<string> StoredRowsAsTextAsync(params string[] schemas)
+    {
+        var tables = await QueryAsync<string>(
+            "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables WHERE table_schema = ANY(@Schemas) AND table_type = 'BASE TABLE'",
+            new { Schemas = schemas });
+        var text = new System.Text.StringBuilder();
+        foreach (var table in tables)
+        {
+            text.AppendLine(await ScalarAsync<string>($"SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {table} t"));
+        }
+
+        return text.ToString();
+    }
+
     /// <summary>Migrations known to this build (for tests of the migrator itself).</summary>
     public static IReadOnlyList<MigrationScript> Migrations => Migrator.EmbeddedScripts;
 }

@@ -36,12 +36,25 @@ public sealed class AccessTransformer : IOpenApiOperationTransformer, IOpenApiDo
             Name = SessionCookies.SessionName,
             Description = "The session cookie set by login; mutating requests also send X-CSRF-Token.",
         };
+        document.Components.SecuritySchemes["agentSecret"] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.ApiKey,
+            In = ParameterLocation.Header,
+            Name = AgentAuthenticated.HeaderName,
+            Description = "An access agent's secret from POST /api/v1/agents, for the agent named in the path.",
+        };
         return Task.CompletedTask;
     }
 
     public async Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
         var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+        if (metadata.OfType<AgentAuthenticated>().Any())
+        {
+            await DocumentAgentRouteAsync(operation, context, cancellationToken);
+            return;
+        }
+
         if (metadata.OfType<RequiredPermission>().LastOrDefault() is not { } required)
         {
             if (metadata.OfType<IAllowAnonymous>().Any())
@@ -69,5 +82,21 @@ public sealed class AccessTransformer : IOpenApiOperationTransformer, IOpenApiDo
                 Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = errorSchema } },
             });
         }
+    }
+
+    private static async Task DocumentAgentRouteAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        const string Note = "Agent route: authenticated by `X-Agent-Secret` for the agent named in the path (user credentials are ignored).";
+        operation.Description = string.IsNullOrEmpty(operation.Description) ? Note : $"{operation.Description}\n\n{Note}";
+        operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
+        operation.Extensions["x-agent-auth"] = new JsonNodeExtension(true);
+        operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("agentSecret", context.Document)] = [] }];
+        var errorSchema = await context.GetOrCreateSchemaAsync(typeof(ErrorResponse), cancellationToken: cancellationToken);
+        operation.Responses ??= [];
+        operation.Responses.TryAdd("401", new OpenApiResponse
+        {
+            Description = "Missing, unknown, wrong or revoked agent credential",
+            Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = errorSchema } },
+        });
     }
 }

@@ -65,10 +65,14 @@ public static class ApiHosting
         // WebSocket upgrades (/api/v1/ws, ticket authentication on upgrades) need the feature this middleware adds.
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseRouting();
+        // WebSocket upgrades (the fleet agent socket) must be recognised before authentication reads ?ticket=.
+        app.UseWebSockets();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseMiddleware<StartupGateMiddleware>();
+        app.UseMiddleware<FeatureGateMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<AgentAuthenticationMiddleware>();
         app.UseMiddleware<CsrfMiddleware>();
         app.MapCarter();
         return app;

@@ -15,7 +15,7 @@ public enum AuditResult
     Denied,
 }
 
-/// <summary>One audit row. Actor fields default to the request's caller.</summary>
+/// <summary>One audit row. Actor fields default to the request's caller (or, on agent routes, the agent).</summary>
 public sealed record AuditEntry(
     string Action,
     string? ResourceType = null,
@@ -110,13 +110,14 @@ public sealed class AuditTrail(RequestContext request, IServiceProvider services
     private object Row(AuditEntry entry)
     {
         var caller = request.Caller;
+        var agent = caller is null ? request.Agent : null;
         return new
         {
             Id = Guid.CreateVersion7(),
             OccurredAt = clock.GetUtcNow().UtcDateTime,
-            ActorType = entry.ActorType ?? (caller is null ? "anonymous" : "user"),
-            ActorId = entry.ActorId ?? caller?.UserId,
-            ActorName = entry.ActorName ?? caller?.Username,
+            ActorType = entry.ActorType ?? (caller is not null ? "user" : agent is not null ? "agent" : "anonymous"),
+            ActorId = entry.ActorId ?? caller?.UserId ?? agent?.Id,
+            ActorName = entry.ActorName ?? caller?.Username ?? agent?.Name,
             entry.Action,
             entry.ResourceType,
             entry.ResourceId,

@@ -10,6 +10,9 @@ public sealed class RequestContext
 {
     public Caller? Caller { get; set; }
 
+    /// <summary>The access agent calling an agent route (<see cref="AgentAuthenticated"/>); null everywhere else.</summary>
+    public AgentIdentity? Agent { get; set; }
+
     public string? IpAddress { get; set; }
 
     public string? UserAgent { get; set; }
@@ -18,6 +21,9 @@ public sealed class RequestContext
 
     /// <summary>The signed-in caller, or 401 when there is none.</summary>
     public Caller RequiredCaller => Caller ?? throw new UnauthorizedException();
+
+    /// <summary>The authenticated agent, or 401 when there is none.</summary>
+    public AgentIdentity RequiredAgent => Agent ?? throw new UnauthorizedException("Agent authentication failed");
 
     /// <summary>Seed 003 lets clients send <c>approver_id</c>, <c>actor_id</c>, <c>user_id</c>…: they may only name the
     /// caller. Returns the caller's id; a different id is a 400 naming the field.</summary>

@@ -34,6 +34,8 @@ public sealed class SessionTokens(MasterKey masterKey, TimeProvider clock)
             {
                 [JwtRegisteredClaimNames.Sub] = userId.ToString(),
                 [SessionClaim] = sessionId.ToString(),
+                // Unique per token, so a refresh within the same second still yields a new token.
+                [JwtRegisteredClaimNames.Jti] = Guid.CreateVersion7().ToString(),
                 ["name"] = username,
                 ["role"] = role,
             },

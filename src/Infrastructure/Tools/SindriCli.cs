@@ -69,6 +69,52 @@ public sealed class SindriCli(IConfiguration configuration, ILogger<SindriCli> l
         }
     }
 
+    /// <summary>Runs <c>sindri &lt;arguments&gt;</c> with extra environment variables and returns its exit code and
+    /// output (each stream capped at 1 MiB); null when the CLI is missing. A run past <paramref name="timeout"/> is killed
+    /// and reported with exit code -1.</summary>
+    public async Task<SindriCliResult?> RunAsync(
+        IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var executable = Resolve();
+        if (executable is null)
+        {
+            return null;
+        }
+
+        var info = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            cancellationToken.ThrowIfCancellationRequested();
+            logger.LogWarning("sindri {Command} did not finish within {Timeout} s", arguments.FirstOrDefault(), timeout.TotalSeconds);
+            return new SindriCliResult(-1, Cap(await output), Cap(await errors + $"\nsindri did not finish within {timeout.TotalSeconds:0} s"));
+        }
+
+        return new SindriCliResult(process.ExitCode, Cap(await output), Cap(await errors));
+    }
+
+    private static string Cap(string text) => text.Length > (1 << 20) ? text[..(1 << 20)] : text;
+
     private string? Resolve()
     {
         var configured = Path;
@@ -85,3 +131,6 @@ public sealed class SindriCli(IConfiguration configuration, ILogger<SindriCli> l
 
     private static string Truncate(string text) => text.Length > 300 ? text[..300] : text;
 }
+
+/// <summary>How a <c>sindri</c> run ended: its exit code and what it printed.</summary>
+public sealed record SindriCliResult(int ExitCode, string Output, string Errors);

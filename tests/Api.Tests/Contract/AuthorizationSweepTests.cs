@@ -1,9 +1,11 @@
 using System.Net;
+using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Security;
 using Capstan.Tests.Support;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
@@ -12,71 +14,83 @@ namespace Capstan.Api.Tests.Contract;
 /// <summary>
 /// Every mapped route, generated from the endpoints themselves so a new route cannot skip it: anonymous callers get
 /// 401 unless the route is public by design, and a viewer gets 403 wherever the route's permission is above viewer.
+/// Opt-in features are swept twice: switched off their routes are a 404 for everyone; switched on (a host of its own
+/// with every feature key set) they follow the rules above.
 /// </summary>
 public sealed class AuthorizationSweepTests(ApiFixture fixture, ITestOutputHelper output) : ApiTest(fixture)
 {
     [Fact]
-    public async Task Anonymous_callers_get_401_on_every_route_that_is_not_public_by_design()
+    public async Task With_features_at_their_defaults()
     {
-        var failures = new List<string>();
-        var swept = 0;
-        foreach (var (method, url, endpoint) in Routes())
-        {
-            if (endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null)
-            {
-                continue;
-            }
+        var (viewer, _) = await Fixture.ClientAsAsync(BaseRole.Viewer);
 
-            swept++;
-            using var request = new HttpRequestMessage(new HttpMethod(method), url);
-            var response = await Client.SendAsync(request);
-            if (response.StatusCode != HttpStatusCode.Unauthorized)
-            {
-                failures.Add($"{method} {url} -> {(int)response.StatusCode}");
-            }
-        }
-
-        output.WriteLine($"anonymous sweep: {swept} protected routes");
-        failures.ShouldBeEmpty();
+        await SweepAsync(Fixture.Services, Client, viewer);
     }
 
     [Fact]
-    public async Task A_viewer_gets_403_wherever_the_permission_is_above_viewer()
+    public async Task With_every_opt_in_feature_switched_on()
     {
-        var (viewer, _) = await Fixture.ClientAsAsync(BaseRole.Viewer);
-        var failures = new List<string>();
-        var swept = 0;
-        foreach (var (method, url, endpoint) in Routes())
-        {
-            if (endpoint.Metadata.GetMetadata<RequiredPermission>() is not { } required
-                || PermissionCatalog.Get(required.Permission).MinimumRole == BaseRole.Viewer)
-            {
-                continue;
-            }
+        var keys = Endpoints(Fixture.Services)
+            .SelectMany(endpoint => endpoint.Metadata.GetOrderedMetadata<RequiresFeature>())
+            .SelectMany(feature => feature.ConfigurationKeys.Take(1))
+            .Distinct()
+            .ToDictionary(key => key, _ => (string?)"true");
+        await using var factory = new ApiFactory(PostgresServer.CreateDatabase("sweep"), keys);
+        await factory.WaitUntilReadyAsync();
+        var (viewer, _) = await factory.ClientAsAsync(BaseRole.Viewer);
 
-            swept++;
-            using var request = new HttpRequestMessage(new HttpMethod(method), url);
-            var response = await viewer.SendAsync(request);
-            if (response.StatusCode != HttpStatusCode.Forbidden)
-            {
-                failures.Add($"{method} {url} ({required.Permission}) -> {(int)response.StatusCode}");
-            }
-        }
-
-        output.WriteLine($"viewer sweep: {swept} routes above viewer");
-        failures.ShouldBeEmpty();
+        await SweepAsync(factory.Services, factory.CreateClient(), viewer);
     }
 
-    private IEnumerable<(string Method, string Url, RouteEndpoint Endpoint)> Routes()
+    private async Task SweepAsync(IServiceProvider services, HttpClient anonymous, HttpClient viewer)
     {
-        foreach (var endpoint in Fixture.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>())
+        var configuration = services.GetRequiredService<IConfiguration>();
+        var failures = new List<string>();
+        int protectedRoutes = 0, aboveViewer = 0, hidden = 0;
+        foreach (var endpoint in Endpoints(services))
         {
             foreach (var method in endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"])
             {
-                yield return (method, Concrete(endpoint.RoutePattern), endpoint);
+                var url = Concrete(endpoint.RoutePattern);
+                var feature = endpoint.Metadata.GetMetadata<RequiresFeature>();
+                if (feature is not null && !feature.IsEnabled(configuration))
+                {
+                    hidden++;
+                    await ExpectAsync(anonymous, method, url, HttpStatusCode.NotFound, "feature off", failures);
+                    continue;
+                }
+
+                if (endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null)
+                {
+                    protectedRoutes++;
+                    await ExpectAsync(anonymous, method, url, HttpStatusCode.Unauthorized, "anonymous", failures);
+                }
+
+                if (endpoint.Metadata.GetMetadata<RequiredPermission>() is { } required
+                    && PermissionCatalog.Get(required.Permission).MinimumRole > BaseRole.Viewer)
+                {
+                    aboveViewer++;
+                    await ExpectAsync(viewer, method, url, HttpStatusCode.Forbidden, $"viewer, {required.Permission}", failures);
+                }
             }
         }
+
+        output.WriteLine($"swept: {protectedRoutes} routes need credentials, {aboveViewer} are above viewer, {hidden} hidden behind features that are off");
+        failures.ShouldBeEmpty();
     }
+
+    private static async Task ExpectAsync(HttpClient client, string method, string url, HttpStatusCode expected, string who, List<string> failures)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), url);
+        var response = await client.SendAsync(request);
+        if (response.StatusCode != expected)
+        {
+            failures.Add($"{method} {url} as {who} -> {(int)response.StatusCode}, expected {(int)expected}");
+        }
+    }
+
+    private static IEnumerable<RouteEndpoint> Endpoints(IServiceProvider services) =>
+        services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>();
 
     private static string Concrete(RoutePattern pattern) =>
         "/" + string.Join('/', pattern.PathSegments.Select(segment => string.Concat(segment.Parts.Select(part => part switch

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Capstan.Infrastructure.Security;
 using Capstan.Tests.Support;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Routing;
@@ -14,7 +15,7 @@ namespace Capstan.Api.Tests.Contract;
 /// </summary>
 public sealed class RouteInventoryTests(ApiFixture fixture, ITestOutputHelper output) : ApiTest(fixture)
 {
-    private static readonly string[] StrictAreas = ["platform"];
+    private static readonly string[] StrictAreas = ["platform", "identity", "access", "clusters", "gitops"];
 
     /// <summary>Rows of strict areas still being built, each with the reason; this list only shrinks.</summary>
     private static readonly Dictionary<string, string> Pending = new()
@@ -71,11 +72,30 @@ public sealed class RouteInventoryTests(ApiFixture fixture, ITestOutputHelper ou
     public void Every_mapped_route_states_its_access()
     {
         var silent = Endpoints()
-            .Where(endpoint => endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null && endpoint.Metadata.GetMetadata<IAuthorizeData>() is null)
+            .Where(endpoint => endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null
+                && endpoint.Metadata.GetMetadata<IAuthorizeData>() is null
+                && endpoint.Metadata.GetMetadata<AgentAuthenticated>() is null)
             .Select(endpoint => endpoint.DisplayName)
             .ToList();
 
-        silent.ShouldBeEmpty("every route requires a permission or is public on purpose (.AllowAnonymous())");
+        silent.ShouldBeEmpty("every route requires a permission, is an agent route (.RequireAgent()) or is public on purpose (.AllowAnonymous())");
+    }
+
+    [Fact]
+    public void Agent_routes_are_exactly_the_agent_rows_of_the_inventory_and_state_nothing_else()
+    {
+        var agentRows = RouteInventory.Rows.Where(row => row.SeedAuth.Contains("003:agent", StringComparison.Ordinal)).Select(row => row.Key).ToHashSet();
+        var agentRoutes = Endpoints().Where(endpoint => endpoint.Metadata.GetMetadata<AgentAuthenticated>() is not null).ToList();
+
+        agentRoutes.SelectMany(endpoint => (endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"])
+                .Select(method => RouteInventory.Key(method, endpoint.RoutePattern.RawText ?? string.Empty)))
+            .ToHashSet().ShouldBe(agentRows, ignoreOrder: true);
+        foreach (var endpoint in agentRoutes)
+        {
+            endpoint.RoutePattern.RawText!.ShouldStartWith("/api/v1/agents/{id}/");
+            endpoint.Metadata.GetMetadata<IAllowAnonymous>().ShouldBeNull(endpoint.DisplayName);
+            endpoint.Metadata.GetMetadata<IAuthorizeData>().ShouldBeNull(endpoint.DisplayName);
+        }
     }
 
     private IEnumerable<RouteEndpoint> Endpoints() =>

@@ -173,6 +173,24 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             """;
     }
 
+    /// <summary>Back to the seeded state: fixtures reloaded, requests and injected failures forgotten.</summary>
+    public void Reset()
+    {
+        Store.Clear();
+        if (_options.SeedFixtures)
+        {
+            Store.LoadFixture("flux-resources.yaml");
+            Store.LoadFixture("cluster.yaml");
+        }
+
+        lock (_failures)
+        {
+            _failures.Clear();
+        }
+
+        ClearRequests();
+    }
+
     public void ClearRequests()
     {
         lock (_requests)

@@ -66,5 +66,9 @@ public static class FakeResourceTypes
         new("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", HasStatus: false),
     ];
 
+    /// <summary>metrics-server's API; not registered by default (clusters without metrics-server are the common case
+    /// in tests), tests add it with <see cref="FakeStore.RegisterType"/>.</summary>
+    public static FakeResourceType NodeMetrics { get; } = new("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", Namespaced: false, HasStatus: false);
+
     public static IEnumerable<FakeResourceType> All => Builtin.Concat(Flux);
 }

@@ -78,6 +78,29 @@ public sealed class FakeStore
         }
     }
 
+    /// <summary>Forgets every object, log and file and ends every watch (the next test starts clean).</summary>
+    public void Clear()
+    {
+        lock (_gate)
+        {
+            foreach (var objects in _objects.Values)
+            {
+                objects.Clear();
+            }
+
+            foreach (var watcher in _watchers)
+            {
+                watcher.Complete();
+            }
+
+            _watchers.Clear();
+            _history.Clear();
+            _logs.Clear();
+            _proxyFiles.Clear();
+            _compactedThrough = _revision;
+        }
+    }
+
     public void RegisterType(FakeResourceType type)
     {
         lock (_gate)

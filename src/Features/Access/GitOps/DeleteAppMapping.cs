@@ -1,0 +1,58 @@
+using Capstan.Infrastructure.Audit;
+using Capstan.Infrastructure.Data;
+using Capstan.Infrastructure.Errors;
+using Capstan.Infrastructure.Http;
+using Capstan.Infrastructure.Mediation;
+using Capstan.Infrastructure.Routing;
+using Capstan.Infrastructure.Security;
+using FluentValidation;
+using MediatR;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Capstan.Features.Access.GitOps;
+
+/// <summary><c>DELETE /api/v1/gitops-app-mappings/{id}</c> (seed 003, integration.edit; GitOps feature): soft delete.
+/// 204.</summary>
+public static class DeleteAppMapping
+{
+    public sealed record Command(Guid Id) : ICommand<Unit>;
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator() => RuleFor(command => command.Id).NotEmpty();
+    }
+
+    internal sealed class Handler(DbSession db, AuditTrail audit) : IRequestHandler<Command, Unit>
+    {
+        private const string Delete = """
+            UPDATE access.gitops_app_mappings SET deleted_at = now(), enabled = false, updated_at = now()
+            WHERE id = @Id AND deleted_at IS NULL RETURNING application_name
+            """;
+
+        public async Task<Unit> Handle(Command command, CancellationToken cancellationToken)
+        {
+            var name = await db.QuerySingleOrDefaultAsync<string>(Delete, new { command.Id }, cancellationToken)
+                ?? throw new NotFoundException("gitops mapping not found");
+            audit.Record("gitops_mapping.delete", "gitops_mapping", command.Id.ToString(), name);
+            return Unit.Value;
+        }
+    }
+
+    internal sealed class Endpoint : ICarterModule
+    {
+        public void AddRoutes(IEndpointRouteBuilder app) =>
+            app.MapDelete("/api/v1/gitops-app-mappings/{id}", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
+                {
+                    await mediator.Send(new Command(id), cancellationToken);
+                    return TypedResults.NoContent();
+                })
+                .RequireFeature(AccessRoutes.GitOpsFeature)
+                .RequirePermission(Permissions.IntegrationEdit)
+                .WithName(nameof(DeleteAppMapping))
+                .WithTags(AccessRoutes.GitOps)
+                .WithSummary("Delete a GitOps application mapping")
+                .ProducesErrors(400, 401, 403, 404);
+    }
+}

@@ -1,0 +1,52 @@
+using Capstan.Infrastructure.Data;
+using Capstan.Infrastructure.Errors;
+using Capstan.Infrastructure.Http;
+using Capstan.Infrastructure.Mediation;
+using Capstan.Infrastructure.Routing;
+using Capstan.Infrastructure.Security;
+using FluentValidation;
+using MediatR;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Capstan.Features.Access.Secrets;
+
+/// <summary><c>GET /api/v1/secrets/{id}</c> (seeds 003 and 004): one secret's metadata, whichever source it has.</summary>
+public static class GetSecret
+{
+    public sealed record Query(Guid Id) : IQuery<SecretBody>;
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator() => RuleFor(query => query.Id).NotEmpty();
+    }
+
+    internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, SecretBody>
+    {
+        private const string Select = $"SELECT {SecretCatalog.Columns} FROM ({SecretCatalog.Rows}) catalog WHERE id = @Id";
+
+        public async Task<SecretBody> Handle(Query query, CancellationToken cancellationToken)
+        {
+            if (!request.RequiredCaller.Has(Permissions.SecretList))
+            {
+                throw new NotFoundException("secret not found");
+            }
+
+            var row = await db.QuerySingleOrDefaultAsync<SecretRow>(Select, new { query.Id }, cancellationToken) ?? throw new NotFoundException("secret not found");
+            return row.ToBody();
+        }
+    }
+
+    internal sealed class Endpoint : ICarterModule
+    {
+        public void AddRoutes(IEndpointRouteBuilder app) =>
+            app.MapGet("/api/v1/secrets/{id}", async (Guid id, IMediator mediator, CancellationToken cancellationToken) =>
+                    TypedResults.Ok(await mediator.Send(new Query(id), cancellationToken)))
+                .RequirePermission(Permissions.SecretList)
+                .WithName(nameof(GetSecret))
+                .WithTags(AccessRoutes.Secrets)
+                .WithSummary("Get one secret's metadata")
+                .ProducesErrors(400, 401, 403, 404);
+    }
+}

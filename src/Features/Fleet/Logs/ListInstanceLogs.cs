@@ -1,0 +1,80 @@
+using Capstan.Infrastructure.Data;
+using Capstan.Infrastructure.Errors;
+using Capstan.Infrastructure.Http;
+using Capstan.Infrastructure.Mediation;
+using Capstan.Infrastructure.Paging;
+using Capstan.Infrastructure.Routing;
+using Capstan.Infrastructure.Security;
+using FluentValidation;
+using MediatR;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Capstan.Features.Fleet.Logs;
+
+/// <summary><c>GET /api/v1/instances/{instanceId}/logs</c> (seed 004): the log query of <c>GET /logs</c> for one
+/// instance; 404 for an unknown instance.</summary>
+public static class ListInstanceLogs
+{
+    public sealed record Query(
+        Guid InstanceId, string? Level, string? Source, Guid? DeploymentId, string? Search, DateTimeOffset? From, DateTimeOffset? To,
+        PageRequest Page, string? Cursor) : IQuery<Response>;
+
+    public sealed record Response(Guid InstanceId, IReadOnlyList<LogView> Logs, IReadOnlyList<LogView> Data, PageInfo Pagination, string? NextCursor);
+
+    internal sealed class Validator : AbstractValidator<Query>
+    {
+        public Validator()
+        {
+            RuleFor(query => query.InstanceId).NotEmpty();
+            RuleFor(query => query.Level).Must(level => FleetVocabulary.Csv(level).All(FleetVocabulary.LogLevels.Contains))
+                .WithMessage($"level must be one or more of: {string.Join(", ", FleetVocabulary.LogLevels)}");
+            RuleFor(query => query.Source).Must(source => FleetVocabulary.Csv(source).All(FleetVocabulary.LogSources.Contains))
+                .WithMessage($"source must be one or more of: {string.Join(", ", FleetVocabulary.LogSources)}");
+            RuleFor(query => query.Search).MaximumLength(512);
+            RuleFor(query => query.To).Must((query, to) => to >= query.From).When(query => query.From is not null && query.To is not null)
+                .WithMessage("to must not be before from");
+        }
+    }
+
+    internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, Response>
+    {
+        private const string Exists = $"SELECT EXISTS (SELECT 1 FROM fleet.instances i WHERE i.id = @Id AND {FleetVisibility.Predicate})";
+
+        public async Task<Response> Handle(Query query, CancellationToken cancellationToken)
+        {
+            var scope = FleetVisibility.Of(request.RequiredCaller);
+            if (!await db.ExecuteScalarAsync<bool>(Exists, new { Id = query.InstanceId, scope.SeesAllTeams, scope.TeamIds }, cancellationToken))
+            {
+                throw new NotFoundException($"Instance '{query.InstanceId}' not found");
+            }
+
+            var page = await LogSearch.RunAsync(
+                db,
+                scope,
+                new LogSearch.Criteria(query.InstanceId, FleetVocabulary.Csv(query.Level), FleetVocabulary.Csv(query.Source), query.DeploymentId, query.Search, query.From, query.To),
+                query.Page,
+                query.Cursor,
+                cancellationToken);
+            return new Response(query.InstanceId, page.Logs, page.Logs, page.Pagination, page.NextCursor);
+        }
+    }
+
+    internal sealed class Endpoint : ICarterModule
+    {
+        public void AddRoutes(IEndpointRouteBuilder app) =>
+            app.MapGet(
+                    "/api/v1/instances/{instanceId}/logs",
+                    async (Guid instanceId, string? level, string? source, Guid? deploymentId, string? search, DateTimeOffset? from, DateTimeOffset? to, string? cursor,
+                        [AsParameters] PagingQuery paging, IMediator mediator, CancellationToken cancellationToken) =>
+                        TypedResults.Ok(await mediator.Send(
+                            new Query(instanceId, level, source, deploymentId, search, from, to, paging.ToPage(LogSearch.DefaultPageSize, LogSearch.MaxPageSize), cursor),
+                            cancellationToken)))
+                .RequirePermission(Permissions.FleetRead)
+                .WithName(nameof(ListInstanceLogs))
+                .WithTags(FleetRoutes.Logs)
+                .WithSummary("Instance-scoped log query")
+                .ProducesErrors(400, 401, 403, 404);
+    }
+}
