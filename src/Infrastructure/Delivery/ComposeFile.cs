@@ -379,7 +379,8 @@ public static partial class ComposeFile
         _ => [],
     };
 
-    [GeneratedRegex(@"^((?<ip>[0-9.]+):)?((?<host>\d+):)?(?<container>\d+)(/(?<proto>tcp|udp))?$")]
+    // The host address is an IPv4 address: a bare "8080:80" is host port 8080, not an address 8080.
+    [GeneratedRegex(@"^((?<ip>\d{1,3}(\.\d{1,3}){3}):)?((?<host>\d+):)?(?<container>\d+)(/(?<proto>tcp|udp))?$")]
     private static partial Regex PortSyntax();
 }
 
