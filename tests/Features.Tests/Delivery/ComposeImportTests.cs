@@ -128,7 +128,7 @@ public sealed class ComposeImportTests
         api["data"]!["resources"]!["limits"]!.ToJsonString().ShouldBe("""{"cpu":"500m","memory":"512Mi"}""");
         db["data"]!["volumeMounts"]!.AsArray().Single()!.ToJsonString().ShouldContain("\"mountPath\":\"/var/lib/postgresql/data\"");
         db["data"]!["_linkedPVCs"]!.AsArray().Single()!.ToString().ShouldBe(Id(ByName("persistentvolumeclaim", "pgdata")));
-        db["data"]!["livenessProbe"]!["exec"]!["command"]!.ToJsonString().ShouldBe("""["pg_isready -U postgres"]""");
+        db["data"]!["livenessProbe"]!["exec"]!["command"]!.ToJsonString().ShouldBe("""["/bin/sh","-c","pg_isready -U postgres"]""", "CMD-SHELL runs in a shell");
         db["data"]!["livenessProbe"]!["periodSeconds"]!.GetValue<long>().ShouldBe(10);
         worker["data"]!["volumeMounts"]!.AsArray().Single()!["readOnly"]!.GetValue<bool>().ShouldBeTrue();
         cache.ShouldNotBeNull("memcached is stateful by image");

@@ -72,6 +72,16 @@ public static class StreamBuild
         if (build.IsTerminal)
         {
             await sse.WriteEventAsync("complete", new JsonObject { ["status"] = build.Status }.ToJsonString(), cancellationToken: token);
+            await stop.CancelAsync();
+            try
+            {
+                await first;
+            }
+            catch (OperationCanceledException)
+            {
+                // The pending read ends with the cancellation; only then may the subscription be disposed.
+            }
+
             await subscription.DisposeAsync();
             return;
         }
@@ -110,8 +120,9 @@ public static class StreamBuild
         }
         finally
         {
+            // Cancel, let the forwarders (one of which awaits the subscription) finish, then dispose the subscription:
+            // disposing an async iterator while a MoveNextAsync is pending throws and aborts the response.
             await stop.CancelAsync();
-            await subscription.DisposeAsync();
             try
             {
                 await Task.WhenAll(tasks);
@@ -120,6 +131,8 @@ public static class StreamBuild
             {
                 // Expected on the way out.
             }
+
+            await subscription.DisposeAsync();
         }
     }
 

@@ -46,52 +46,72 @@ public static class StreamImport
                     await mediator.Send(new Query(id), token);
 
                     // Subscribe, then read the session again: nothing that happens in between is lost.
-                    await using var subscription = hub.SubscribeAsync(DeliveryEvents.ImportTopic(id), token).GetAsyncEnumerator(token);
+                    using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    var subscription = hub.SubscribeAsync(DeliveryEvents.ImportTopic(id), stop.Token).GetAsyncEnumerator(stop.Token);
                     var next = subscription.MoveNextAsync().AsTask();
-                    var session = await mediator.Send(new Query(id), token);
-                    var sse = await ServerSentEvents.StartAsync(context);
-                    await sse.WriteEventAsync("metadata", JsonSerializer.Serialize(ImportSessions.View(session), Json), cancellationToken: token);
-                    if (session.IsTerminal)
-                    {
-                        await WriteEndAsync(sse, session, token);
-                        return Results.Empty;
-                    }
-
-                    var heartbeat = TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue("Delivery:Streams:HeartbeatSeconds", 15)));
                     try
                     {
-                        while (true)
+                        var session = await mediator.Send(new Query(id), token);
+                        var sse = await ServerSentEvents.StartAsync(context);
+                        await sse.WriteEventAsync("metadata", JsonSerializer.Serialize(ImportSessions.View(session), Json), cancellationToken: token);
+                        if (session.IsTerminal)
                         {
-                            var tick = Task.Delay(heartbeat, token);
-                            var ready = await Task.WhenAny(next, tick);
-                            if (ready == tick)
-                            {
-                                await sse.WriteCommentAsync("heartbeat", token);
-                                continue;
-                            }
-
-                            if (!await next)
-                            {
-                                break;
-                            }
-
-                            var message = subscription.Current;
-                            var eventType = message.Data.TryGetProperty("event_type", out var type) ? type.GetString() ?? "log" : "log";
-                            await sse.WriteEventAsync(eventType, message.Data.GetRawText(), cancellationToken: token);
-                            if (eventType is "complete" or "failed")
-                            {
-                                break;
-                            }
-
-                            next = subscription.MoveNextAsync().AsTask();
+                            await WriteEndAsync(sse, session, token);
+                            return Results.Empty;
                         }
-                    }
-                    catch (OperationCanceledException) when (token.IsCancellationRequested)
-                    {
-                        // The client went away.
-                    }
 
-                    return Results.Empty;
+                        var heartbeat = TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue("Delivery:Streams:HeartbeatSeconds", 15)));
+                        try
+                        {
+                            while (true)
+                            {
+                                var tick = Task.Delay(heartbeat, token);
+                                var ready = await Task.WhenAny(next, tick);
+                                if (ready == tick)
+                                {
+                                    await sse.WriteCommentAsync("heartbeat", token);
+                                    continue;
+                                }
+
+                                if (!await next)
+                                {
+                                    break;
+                                }
+
+                                var message = subscription.Current;
+                                var eventType = message.Data.TryGetProperty("event_type", out var type) ? type.GetString() ?? "log" : "log";
+                                await sse.WriteEventAsync(eventType, message.Data.GetRawText(), cancellationToken: token);
+                                if (eventType is "complete" or "failed")
+                                {
+                                    break;
+                                }
+
+                                next = subscription.MoveNextAsync().AsTask();
+                            }
+                        }
+                        catch (OperationCanceledException) when (token.IsCancellationRequested)
+                        {
+                            // The client went away.
+                        }
+
+                        return Results.Empty;
+                    }
+                    finally
+                    {
+                        // Disposing the subscription while a read is pending would throw and abort the response: cancel
+                        // the read and let it end first.
+                        await stop.CancelAsync();
+                        try
+                        {
+                            await next;
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            // Expected.
+                        }
+
+                        await subscription.DisposeAsync();
+                    }
                 })
                 .RequirePermission(Permissions.DeliveryRead)
                 .WithName("Delivery" + nameof(StreamImport))

@@ -106,8 +106,9 @@ public static class StreamResource
         }
         finally
         {
+            // Cancel, let the forwarders (one of which awaits the subscription) finish, then dispose the subscription:
+            // disposing an async iterator while a MoveNextAsync is pending throws and aborts the response.
             await stop.CancelAsync();
-            await subscription.DisposeAsync();
             try
             {
                 await Task.WhenAll(tasks);
@@ -116,6 +117,8 @@ public static class StreamResource
             {
                 // Expected on the way out.
             }
+
+            await subscription.DisposeAsync();
         }
     }
 

@@ -117,8 +117,9 @@ public static class StreamWorkflowStatus
         }
         finally
         {
+            // Cancel, let the forwarders (one of which awaits the subscription) finish, then dispose the subscription:
+            // disposing an async iterator while a MoveNextAsync is pending throws and aborts the response.
             await stop.CancelAsync();
-            await subscription.DisposeAsync();
             try
             {
                 await Task.WhenAll(tasks);
@@ -127,6 +128,8 @@ public static class StreamWorkflowStatus
             {
                 // Expected on the way out.
             }
+
+            await subscription.DisposeAsync();
         }
     }
 
