@@ -1,5 +1,5 @@
-using Capstan.Infrastructure.Errors;
 using Capstan.Infrastructure.Data;
+using Capstan.Infrastructure.Errors;
 using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;

@@ -1,10 +1,10 @@
-using Capstan.Infrastructure.Paging;
-using FluentValidation;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
+using Capstan.Infrastructure.Paging;
 using Capstan.Infrastructure.Routing;
 using Capstan.Infrastructure.Security;
+using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

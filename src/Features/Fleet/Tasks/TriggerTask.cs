@@ -1,6 +1,7 @@
 using Capstan.Infrastructure.Audit;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Errors;
+using Capstan.Infrastructure.Events;
 using Capstan.Infrastructure.Http;
 using Capstan.Infrastructure.Mediation;
 using Capstan.Infrastructure.Routing;
@@ -10,7 +11,6 @@ using MediatR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Capstan.Infrastructure.Events;
 
 namespace Capstan.Features.Fleet.Tasks;
 
