@@ -83,6 +83,11 @@ public sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogge
                 logger.LogWarning(exception, "A dependency timed out");
                 await ErrorResponseWriter.WriteAsync(context, 503, "A dependency did not answer in time", headers: RetrySoon);
                 break;
+            case not null when CausedByDatabaseOutage(exception):
+                // A wrapper (a cache's shared task, a stream) around a lost database connection is still an outage.
+                logger.LogWarning(exception, "Database unavailable (wrapped)");
+                await ErrorResponseWriter.WriteAsync(context, 503, "Database unavailable", headers: RetrySoon);
+                break;
             default:
                 logger.LogError(exception, "Unhandled exception");
                 await ErrorResponseWriter.WriteAsync(context, 500, "An unexpected error occurred");
@@ -159,6 +164,25 @@ public sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogge
 
         var path = string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? null : exception.Path;
         return path is null ? "Malformed JSON body" : $"Malformed JSON body: invalid value at {path}";
+    }
+
+    private static bool CausedByDatabaseOutage(Exception exception)
+    {
+        for (var inner = exception.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            var outage = inner switch
+            {
+                PostgresException postgres => MapPostgres(postgres) is { Status: 503 },
+                NpgsqlException or System.Net.Sockets.SocketException => true,
+                _ => false,
+            };
+            if (outage)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool HasInner<T>(Exception exception)

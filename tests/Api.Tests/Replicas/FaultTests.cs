@@ -174,7 +174,10 @@ public sealed class FaultTests(ITestOutputHelper output)
             $"{group.Key}: {string.Join(", ", group.GroupBy(answer => answer.Status).OrderBy(g => g.Key).Select(g => $"{g.Key}×{g.Count()}"))}, slowest {group.Max(answer => answer.Ms):F0} ms"));
         output.WriteLine($"PostgreSQL stopped (pg_ctl took {stoppedIn.TotalSeconds:F1} s); readiness 503 after {readyWent503.TotalSeconds:F1} s; liveness stayed 200 ({readyBody.Length} bytes); " +
             $"restarted: ready again after {readyAgain.TotalSeconds:F1} s; answers by phase — {summary}");
-        answers.ShouldNotContain(answer => answer.Status >= 500 && answer.Status != 503, "no 500 during the outage");
+        output.WriteLine(UnhandledExceptions(replica.Output));
+        answers.ShouldNotContain(
+            answer => answer.Status >= 500 && answer.Status != 503,
+            $"no 500 during the outage; the replica logged:\n{UnhandledExceptions(replica.Output)}");
         answers.ShouldNotContain(answer => answer.Status == 0, "every request got an answer");
         down.Count.ShouldBeGreaterThan(0);
         down.Where(answer => answer.Status != 200 && answer.Status != 201).ShouldAllBe(answer => answer.Status == 503);
@@ -247,6 +250,17 @@ public sealed class FaultTests(ITestOutputHelper output)
         ((int)command.StatusCode).ShouldBeLessThan(500, commandBody);
         replica.ExitCode.ShouldBe(0);
         refusedAfter.ShouldBeTrue();
+    }
+
+    /// <summary>The replica's "Unhandled exception" and wrapped-outage log entries, each with the first lines of its stack.</summary>
+    private static string UnhandledExceptions(string output)
+    {
+        var lines = output.Split('\n');
+        var entries = lines
+            .Select((line, index) => (line, index))
+            .Where(entry => entry.line.Contains("Unhandled exception", StringComparison.Ordinal) || entry.line.Contains("(wrapped)", StringComparison.Ordinal))
+            .Select(entry => string.Join('\n', lines.Skip(entry.index).Take(12)));
+        return string.Join("\n---\n", entries);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
