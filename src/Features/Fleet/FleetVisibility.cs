@@ -13,12 +13,7 @@ internal static class FleetVisibility
     /// <summary>The visibility test on an instance row aliased <c>i</c>; needs <c>@SeesAllTeams</c> and <c>@TeamIds</c>.</summary>
     public const string Predicate = "(@SeesAllTeams OR i.team_id IS NULL OR i.team_id = ANY(@TeamIds))";
 
-    public static TeamScope Of(Caller caller) => new(
-        caller.IsAdmin,
-        [.. caller.ScopedGrants
-            .Select(grant => grant.Scope.TryGetValue("team_id", out var team) && Guid.TryParse(team, out var id) ? id : Guid.Empty)
-            .Where(id => id != Guid.Empty)
-            .Distinct()]);
+    public static TeamScope Of(Caller caller) => new(caller.IsAdmin, [.. caller.TeamIds]);
 
     public sealed record TeamScope(bool SeesAllTeams, Guid[] TeamIds)
     {

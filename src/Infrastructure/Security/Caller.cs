@@ -38,6 +38,16 @@ public sealed record Caller(
             grant.Permission == permission
             && grant.Scope.All(entry => scope.TryGetValue(entry.Key, out var value) && string.Equals(value, entry.Value, StringComparison.Ordinal)));
 
+    /// <summary>The teams the caller belongs to: the <c>team_id</c> of each scoped grant (seed 003's scoped custom
+    /// roles are how team membership is recorded).</summary>
+    public IReadOnlyList<Guid> TeamIds =>
+    [
+        .. ScopedGrants
+            .Select(grant => grant.Scope.TryGetValue("team_id", out var team) && Guid.TryParse(team, out var id) ? id : Guid.Empty)
+            .Where(id => id != Guid.Empty)
+            .Distinct(),
+    ];
+
     /// <summary>The audit/actor string of seed 003 (<c>user:&lt;uuid&gt;</c>).</summary>
     public string Actor => $"user:{UserId}";
 }

@@ -96,7 +96,7 @@ public sealed class DiscoveredSecretTests(AccessFixture fixture) : AccessTest(fi
         var (viewer, _) = await AsAsync(BaseRole.Viewer);
 
         var all = await (await viewer.GetAsync("/api/v1/secrets")).ShouldBeJsonAsync();
-        all.PropertyNames().ShouldBe(["items", "total", "limit", "offset"]);
+        all.PropertyNames().ShouldBe(["items", "secrets", "total", "limit", "offset", "page", "pageSize", "totalPages"]);
         all.GetProperty("total").GetInt64().ShouldBe(4);
         all.GetProperty("items")[0].PropertyNames().ShouldBe(
         [

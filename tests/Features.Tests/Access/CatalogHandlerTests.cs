@@ -85,6 +85,36 @@ public sealed class CatalogHandlerTests(AccessHandlerFixture fixture) : AccessHa
     }
 
     [Fact]
+    public async Task The_secret_catalog_pages_by_page_and_hides_vault_secrets_of_other_teams()
+    {
+        var viewer = CallerOf(await Fixture.CreateUserAsync(BaseRole.Viewer));
+        var team = Guid.NewGuid();
+        var instance = Guid.NewGuid();
+        await Fixture.ExecuteAsync(
+            """
+            INSERT INTO fleet.instances (id, name, provider, region, status, team_id) VALUES (@Instance, 'team-box', 'fly', 'sea', 'RUNNING', @Team);
+            INSERT INTO fleet.vault_secrets (id, name, instance_id, encrypted_value) VALUES
+                (platform.uuid_v7(), 'TEAM_ONLY', @Instance, '\x00'::bytea),
+                (platform.uuid_v7(), 'EVERYONE', NULL, '\x00'::bytea);
+            INSERT INTO access.discovered_secrets (id, cluster_name, provider_type, secret_ref) VALUES (platform.uuid_v7(), 'c', 'vault', 'x/1');
+            """,
+            new { Instance = instance, Team = team });
+        var member = viewer with { ScopedGrants = [new ScopedGrant("fleet.read", new Dictionary<string, string> { ["team_id"] = team.ToString() })] };
+
+        var outsiders = await SendAsync(viewer, new ListSecrets.Query(null, null, null, null, null, [], null, null));
+        outsiders.Items.Select(item => item.Name).Order().ShouldBe(["EVERYONE", "x/1"]);
+        var teamSecret = (await SendAsync(member, new ListSecrets.Query(null, null, null, null, "vault", [], null, null))).Items.Single(item => item.Name == "TEAM_ONLY");
+        await Should.ThrowAsync<NotFoundException>(() => SendAsync(viewer, new GetSecret.Query(teamSecret.Id)));
+        (await SendAsync(member, new GetSecret.Query(teamSecret.Id))).Vault!["instanceId"].ShouldBe(instance);
+
+        var page = await SendAsync(member, new ListSecrets.Query(null, null, null, null, null, [], null, null, Page: 2, PageSize: 2));
+        (page.Total, page.Offset, page.Page, page.PageSize, page.TotalPages).ShouldBe((3L, 2, 2, 2, 2L));
+        page.Items.Count.ShouldBe(1);
+        await Should.ThrowAsync<ValidationException>(() => SendAsync(member, new ListSecrets.Query(null, null, null, null, null, [], null, 4, Page: 1)));
+        await Should.ThrowAsync<ValidationException>(() => SendAsync(member, new ListSecrets.Query(null, null, null, null, null, [], null, null, PageSize: 500)));
+    }
+
+    [Fact]
     public async Task An_argocd_token_is_stored_encrypted_to_its_endpoint()
     {
         var admin = CallerOf(await Fixture.CreateUserAsync(BaseRole.Admin));

@@ -12,7 +12,8 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Capstan.Features.Access.Secrets;
 
-/// <summary><c>GET /api/v1/secrets/{id}</c> (seeds 003 and 004): one secret's metadata, whichever source it has.</summary>
+/// <summary><c>GET /api/v1/secrets/{id}</c> (seeds 003 and 004): one secret's metadata, whichever source it has; a
+/// vault secret of another team's instance is a 404, like an unknown id.</summary>
 public static class GetSecret
 {
     public sealed record Query(Guid Id) : IQuery<SecretBody>;
@@ -22,19 +23,22 @@ public static class GetSecret
         public Validator() => RuleFor(query => query.Id).NotEmpty();
     }
 
-    internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, SecretBody>
+    internal sealed class Handler(DbSession db, RequestContext request, TimeProvider clock) : IRequestHandler<Query, SecretBody>
     {
-        private const string Select = $"SELECT {SecretCatalog.Columns} FROM ({SecretCatalog.Rows}) catalog WHERE id = @Id";
+        private const string Select = $"SELECT {SecretCatalog.Columns} FROM ({SecretCatalog.Rows}) catalog WHERE id = @Id AND {SecretCatalog.Visible}";
 
         public async Task<SecretBody> Handle(Query query, CancellationToken cancellationToken)
         {
-            if (!request.RequiredCaller.Has(Permissions.SecretList))
+            var caller = request.RequiredCaller;
+            if (!caller.Has(Permissions.SecretList))
             {
                 throw new NotFoundException("secret not found");
             }
 
-            var row = await db.QuerySingleOrDefaultAsync<SecretRow>(Select, new { query.Id }, cancellationToken) ?? throw new NotFoundException("secret not found");
-            return row.ToBody();
+            var row = await db.QuerySingleOrDefaultAsync<SecretRow>(
+                Select, new { query.Id, SeesAllTeams = caller.IsAdmin, TeamIds = caller.TeamIds.ToArray() }, cancellationToken)
+                ?? throw new NotFoundException("secret not found");
+            return row.ToBody(clock.GetUtcNow().UtcDateTime);
         }
     }
 

@@ -17,19 +17,40 @@ namespace Capstan.Features.Access.Secrets;
 /// <summary><c>GET /api/v1/secrets</c> (seeds 003 and 004, one resource): secret metadata — never values — with seed
 /// 003's filters: <c>cluster_name</c>, <c>provider</c> (or <c>provider_type</c>), <c>ref_prefix</c>, <c>status</c>,
 /// repeated <c>label=key:value</c> (all must match), <c>source</c>; seed 004's <c>instanceId</c> and <c>type</c> (vault
-/// labels); <c>limit</c> (default 100, at most 1000) and <c>offset</c>. Ordered by cluster and ref.
-/// <c>{items, total, limit, offset}</c>.</summary>
+/// labels); seed 003's <c>limit</c> (default 100, at most 1000) and <c>offset</c>, or seed 004's <c>page</c> and
+/// <c>pageSize</c> (default 20, at most 100). Ordered by cluster and ref. The envelope is both seeds' at once:
+/// <c>{items, secrets, total, limit, offset, page, pageSize, totalPages}</c>. Vault secrets of instances of teams the
+/// caller is not in are left out, as the fleet's instance routes leave those instances out.</summary>
 public static class ListSecrets
 {
     public sealed record Query(
-        string? ClusterName, string? Provider, string? RefPrefix, string? Status, string? Source, IReadOnlyList<string> Labels, int? Limit, int? Offset)
-        : IQuery<Response>;
+        string? ClusterName,
+        string? Provider,
+        string? RefPrefix,
+        string? Status,
+        string? Source,
+        IReadOnlyList<string> Labels,
+        int? Limit,
+        int? Offset,
+        int? Page = null,
+        int? PageSize = null)
+        : IQuery<Response>
+    {
+        /// <summary>Rows per page: <c>pageSize</c>, else <c>limit</c>, else 20 when paging by page and 100 otherwise.</summary>
+        public int EffectiveLimit => PageSize ?? Limit ?? (Page is null ? 100 : 20);
+
+        public int EffectiveOffset => Page is { } page ? (page - 1) * EffectiveLimit : Offset ?? 0;
+    }
 
     public sealed record Response(
         [property: JsonPropertyName("items")] IReadOnlyList<SecretBody> Items,
+        [property: JsonPropertyName("secrets")] IReadOnlyList<SecretBody> Secrets,
         [property: JsonPropertyName("total")] long Total,
         [property: JsonPropertyName("limit")] int Limit,
-        [property: JsonPropertyName("offset")] int Offset);
+        [property: JsonPropertyName("offset")] int Offset,
+        [property: JsonPropertyName("page")] int Page,
+        [property: JsonPropertyName("pageSize")] int PageSize,
+        [property: JsonPropertyName("totalPages")] long TotalPages);
 
     internal sealed class Validator : AbstractValidator<Query>
     {
@@ -40,12 +61,15 @@ public static class ListSecrets
             RuleFor(query => query.RefPrefix).MaximumLength(1000).OverridePropertyName("ref_prefix");
             RuleFor(query => query.Limit).InclusiveBetween(1, 1000).When(query => query.Limit is not null);
             RuleFor(query => query.Offset).GreaterThanOrEqualTo(0).When(query => query.Offset is not null);
+            RuleFor(query => query.Page).InclusiveBetween(1, 1_000_000).When(query => query.Page is not null).OverridePropertyName("page");
+            RuleFor(query => query.PageSize).InclusiveBetween(1, 100).When(query => query.PageSize is not null).OverridePropertyName("pageSize");
+            RuleFor(query => query.Offset).Null().When(query => query.Page is not null).WithMessage("use either offset or page, not both");
             RuleFor(query => query.Labels).Must(labels => labels.Count <= 20).WithMessage("at most 20 label filters")
                 .Must(labels => labels.All(label => label.IndexOf(':', StringComparison.Ordinal) > 0)).WithMessage("label filters are key:value").OverridePropertyName("label");
         }
     }
 
-    internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, Response>
+    internal sealed class Handler(DbSession db, RequestContext request, TimeProvider clock) : IRequestHandler<Query, Response>
     {
         private const string Filter = $"""
             FROM ({SecretCatalog.Rows}) catalog
@@ -55,11 +79,13 @@ public static class ListSecrets
               AND (@Status::text IS NULL OR status = @Status)
               AND (@Source::text IS NULL OR source = @Source)
               AND labels @> CAST(@Labels AS jsonb)
+              AND {SecretCatalog.Visible}
             """;
 
         public async Task<Response> Handle(Query query, CancellationToken cancellationToken)
         {
-            if (!request.RequiredCaller.Has(Permissions.SecretList))
+            var caller = request.RequiredCaller;
+            if (!caller.Has(Permissions.SecretList))
             {
                 throw new ForbiddenException("secret.list is needed across projects to list the secret catalog");
             }
@@ -71,8 +97,8 @@ public static class ListSecrets
                 labels[label[..colon]] = label[(colon + 1)..];
             }
 
-            var limit = query.Limit ?? 100;
-            var offset = query.Offset ?? 0;
+            var limit = query.EffectiveLimit;
+            var offset = query.EffectiveOffset;
             var parameters = new
             {
                 ClusterName = Blank(query.ClusterName),
@@ -83,6 +109,8 @@ public static class ListSecrets
                 Labels = JsonSerializer.Serialize(labels),
                 Limit = limit,
                 Offset = offset,
+                SeesAllTeams = caller.IsAdmin,
+                TeamIds = caller.TeamIds.ToArray(),
             };
             var total = await db.QuerySingleAsync<long>($"SELECT count(*) {Filter}", parameters, cancellationToken);
             var rows = await db.QueryAsync<SecretRow>(
@@ -94,7 +122,9 @@ public static class ListSecrets
                 """,
                 parameters,
                 cancellationToken);
-            return new Response([.. rows.Select(row => row.ToBody())], total, limit, offset);
+            var now = clock.GetUtcNow().UtcDateTime;
+            var items = rows.Select(row => row.ToBody(now)).ToList();
+            return new Response(items, items, total, limit, offset, (offset / limit) + 1, limit, (total + limit - 1) / limit);
         }
 
         private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
@@ -121,7 +151,9 @@ public static class ListSecrets
                                 .. Seed004Labels(query),
                             ],
                             Number(query["limit"].FirstOrDefault(), "limit"),
-                            Number(query["offset"].FirstOrDefault(), "offset")),
+                            Number(query["offset"].FirstOrDefault(), "offset"),
+                            Number(query["page"].FirstOrDefault(), "page"),
+                            Number(query["pageSize"].FirstOrDefault() ?? query["page_size"].FirstOrDefault(), "pageSize")),
                         cancellationToken));
                 })
                 .RequirePermission(Permissions.SecretList)

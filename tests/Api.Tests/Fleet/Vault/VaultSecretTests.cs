@@ -117,6 +117,70 @@ public sealed class VaultSecretTests(FleetFixture fixture) : FleetTest(fixture)
     }
 
     [Fact]
+    public async Task The_shared_list_pages_as_seed_004_and_vault_rows_carry_its_fields()
+    {
+        var client = await As(BaseRole.Operator);
+        foreach (var name in new[] { "A1", "A2", "A3" })
+        {
+            await CreateAsync(client, name);
+        }
+
+        await DiscoveredAsync();
+
+        var page = await (await client.GetAsync("/api/v1/secrets?source=vault&page=2&pageSize=2")).ShouldBeJsonAsync();
+        page.PropertyNames().ShouldBe(["items", "secrets", "total", "limit", "offset", "page", "pageSize", "totalPages"]);
+        (page.GetProperty("total").GetInt64(), page.GetProperty("page").GetInt32(), page.GetProperty("pageSize").GetInt32(), page.GetProperty("totalPages").GetInt64())
+            .ShouldBe((3L, 2, 2, 2L));
+        page.GetProperty("offset").GetInt32().ShouldBe(2);
+        var only = page.GetProperty("secrets").EnumerateArray().Single();
+        only.GetProperty("name").GetString().ShouldBe("A3");
+        page.GetProperty("items")[0].GetProperty("id").GetGuid().ShouldBe(only.GetProperty("id").GetGuid());
+        foreach (var field in SecretFields)
+        {
+            only.TryGetProperty(field, out _).ShouldBeTrue($"vault rows carry seed 004's {field}");
+        }
+
+        only.GetProperty("type").GetString().ShouldBe("ENV_VAR");
+        only.GetProperty("scope").EnumerateArray().Select(item => item.GetString()).ShouldBe(["deployment"]);
+        only.GetProperty("isExpired").GetBoolean().ShouldBeFalse();
+        only.GetProperty("daysUntilExpiry").ValueKind.ShouldBe(JsonValueKind.Null);
+
+        var firstPage = await (await client.GetAsync("/api/v1/secrets?page=1")).ShouldBeJsonAsync();
+        (firstPage.GetProperty("pageSize").GetInt32(), firstPage.GetProperty("totalPages").GetInt64()).ShouldBe((20, 1L));
+        var discovered = firstPage.GetProperty("items").EnumerateArray().Single(item => item.GetProperty("source").GetString() == "discovered");
+        discovered.TryGetProperty("isExpired", out _).ShouldBeFalse("a discovered secret has no vault fields");
+
+        (await (await client.GetAsync("/api/v1/secrets?page=0")).ShouldBeErrorAsync(HttpStatusCode.BadRequest)).ToString().ShouldContain("page");
+        (await (await client.GetAsync("/api/v1/secrets?pageSize=101")).ShouldBeErrorAsync(HttpStatusCode.BadRequest)).ToString().ShouldContain("pageSize");
+        await (await client.GetAsync("/api/v1/secrets?page=2&offset=5")).ShouldBeErrorAsync(HttpStatusCode.BadRequest);
+        await (await client.GetAsync("/api/v1/secrets?pageSize=ten")).ShouldBeErrorAsync(HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Vault_secrets_of_another_teams_instance_are_invisible_in_the_shared_list_and_detail()
+    {
+        var team = Guid.CreateVersion7();
+        var teamBox = await SeedInstanceAsync("team-box", teamId: team);
+        var admin = await As(BaseRole.Admin);
+        var teamSecret = (await CreateAsync(admin, "TEAM_TOKEN", instanceId: teamBox)).GetProperty("id").GetGuid();
+        await CreateAsync(admin, "GLOBAL_TOKEN");
+        var (outsider, _) = await Fixture.ClientAsAsync(BaseRole.Operator);
+        var (member, memberUser) = await Fixture.ClientAsAsync(BaseRole.Viewer);
+        await JoinTeamAsync(memberUser, team);
+
+        async Task<string?[]> Names(HttpClient client) =>
+            [.. (await (await client.GetAsync("/api/v1/secrets?source=vault")).ShouldBeJsonAsync()).GetProperty("items").EnumerateArray()
+                .Select(item => item.GetProperty("name").GetString()).Order()];
+
+        (await Names(outsider)).ShouldBe(["GLOBAL_TOKEN"]);
+        (await Names(member)).ShouldBe(["GLOBAL_TOKEN", "TEAM_TOKEN"]);
+        (await Names(admin)).ShouldBe(["GLOBAL_TOKEN", "TEAM_TOKEN"]);
+        (await (await outsider.GetAsync($"/api/v1/secrets?instanceId={teamBox}")).ShouldBeJsonAsync()).GetProperty("total").GetInt64().ShouldBe(0);
+        await (await outsider.GetAsync($"/api/v1/secrets/{teamSecret}")).ShouldBeErrorAsync(HttpStatusCode.NotFound);
+        (await (await member.GetAsync($"/api/v1/secrets/{teamSecret}")).ShouldBeJsonAsync()).GetProperty("instanceId").GetGuid().ShouldBe(teamBox);
+    }
+
+    [Fact]
     public async Task Updates_change_metadata_and_a_new_value_is_a_rotation()
     {
         var client = await As(BaseRole.Operator);
