@@ -209,10 +209,12 @@ public sealed class FaultTests(ITestOutputHelper output)
         socket.Options.SetRequestHeader("Authorization", $"Bearer {key}");
         socket.Options.SetRequestHeader("X-Instance-ID", id);
         await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{replica.Port}/ws/agent"), CancellationToken.None);
+        var clock = Stopwatch.StartNew();
+        var agentClose = ReceiveCloseAsync(socket, clock, TimeSpan.FromSeconds(30));
         var inFlight = client.PostAsJsonAsync("/api/v1/commands", new { instanceId = id, command = "sleep", args = new[] { "60" }, timeoutMs = 3000 });
         await Task.Delay(800);
 
-        var clock = Stopwatch.StartNew();
+        clock.Restart();
         replica.Terminate();
         var lines = new List<string>();
         using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
@@ -227,10 +229,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         var command = await inFlight;
         var commandBody = await command.Content.ReadAsStringAsync();
         var commandAnswered = clock.Elapsed;
-        if (socket.State == WebSocketState.Open)
-        {
-            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
-        }
+        var (agentClosed, agentClosedAfter) = await agentClose;
 
         await replica.WaitForExitAsync(TimeSpan.FromSeconds(45));
         var refusedAfter = false;
@@ -245,11 +244,39 @@ public sealed class FaultTests(ITestOutputHelper output)
 
         output.WriteLine($"SIGTERM: SSE stream got its final event and ended after {streamEnded.TotalMilliseconds:F0} ms; the in-flight command answered {(int)command.StatusCode} after {commandAnswered.TotalMilliseconds:F0} ms " +
             $"({(commandBody.Length > 0 && commandBody[0] == '{' ? JsonDocument.Parse(commandBody).RootElement.GetProperty(command.IsSuccessStatusCode ? "status" : "message").ToString() : commandBody)}); " +
+            $"the agent socket was closed with {agentClosed} after {agentClosedAfter.TotalMilliseconds:F0} ms; " +
             $"process exited with {replica.ExitCode} after {clock.Elapsed.TotalMilliseconds:F0} ms; new connections refused: {refusedAfter}");
+        agentClosed.ShouldBe(WebSocketCloseStatus.EndpointUnavailable, "the agent is told to reconnect elsewhere");
         string.Join('\n', lines).ShouldContain(StreamShutdownMiddleware.FinalEvent.TrimEnd('\n'));
         ((int)command.StatusCode).ShouldBeLessThan(500, commandBody);
         replica.ExitCode.ShouldBe(0);
         refusedAfter.ShouldBeTrue();
+    }
+
+    /// <summary>Reads (and drops) the agent's messages until the service's close frame: its status (null if none came)
+    /// and the <paramref name="clock"/>'s reading when it came.</summary>
+    private static async Task<(WebSocketCloseStatus? Status, TimeSpan At)> ReceiveCloseAsync(ClientWebSocket socket, Stopwatch clock, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+            {
+                var result = await socket.ReceiveAsync(buffer, deadline.Token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    var at = clock.Elapsed;
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                    return (result.CloseStatus, at);
+                }
+            }
+        }
+        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException)
+        {
+        }
+
+        return (null, clock.Elapsed);
     }
 
     /// <summary>The replica's "Unhandled exception" and wrapped-outage log entries, each with the first lines of its stack.</summary>

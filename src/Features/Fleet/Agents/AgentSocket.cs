@@ -16,6 +16,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Capstan.Features.Fleet.Agents;
@@ -28,7 +29,9 @@ namespace Capstan.Features.Fleet.Agents;
 /// <c>command:result</c> and <c>backup:result</c> (Mimir's or Draupnir's envelope); each goes through the same request
 /// a REST client would send and is answered with an <c>error</c> message when refused. The service sends
 /// <c>log:subscribe</c> on connect, <c>heartbeat:pong</c>, and <c>command:dispatch</c> / <c>backup:request</c> raised
-/// for this instance on any replica. A newer socket for the same instance replaces this one (close 1001).
+/// for this instance on any replica. A newer socket for the same instance replaces this one (close 1001), and so does
+/// the replica stopping (SIGTERM: close 1001 "server shutting down", so the agent reconnects to another replica at
+/// once instead of holding the shutdown open).
 /// </summary>
 public static class AgentSocket
 {
@@ -47,7 +50,7 @@ public static class AgentSocket
 
         private static async Task HandleAsync(
             HttpContext context, IMediator mediator, DbSession db, RequestContext request, EventHub hub, IServiceScopeFactory scopes, IConfiguration configuration,
-            ILoggerFactory loggers)
+            ILoggerFactory loggers, IHostApplicationLifetime lifetime)
         {
             if (!context.WebSockets.IsWebSocketRequest)
             {
@@ -80,7 +83,7 @@ public static class AgentSocket
             // The socket lives long: give the request's connection back to the pool now.
             await db.DisposeAsync();
             using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = options.KeepAlive });
-            await session.RunAsync(socket);
+            await session.RunAsync(socket, lifetime.ApplicationStopping);
         }
     }
 }
@@ -124,16 +127,26 @@ internal sealed class AgentSession : IAsyncDisposable
 
     public Guid ConnectionId { get; }
 
-    public async Task RunAsync(WebSocket socket)
+    public async Task RunAsync(WebSocket socket, CancellationToken shutdown)
     {
         _socket = socket;
         _logger.LogInformation("Agent of instance {Instance} connected ({Connection})", _instance.Name, ConnectionId);
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // A registration, not Task.Delay(infinite, token): it is released when this connection ends.
+        await using var onShutdown = shutdown.Register(() => stopping.TrySetResult());
         try
         {
             await SendAsync(AgentProtocol.Envelope("log:subscribe", new { paths = new[] { "*" } }));
             var receiving = ReceiveAsync();
             var forwarding = ForwardAsync();
-            if (await Task.WhenAny(receiving, forwarding) == forwarding)
+            var first = await Task.WhenAny(receiving, forwarding, stopping.Task);
+            if (first == stopping.Task)
+            {
+                _closeReason = "server shutting down";
+                await CloseQuietlyAsync(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down; reconnect");
+            }
+
+            if (first != receiving)
             {
                 // The service closed the socket: give the agent a moment to answer the close frame.
                 await Task.WhenAny(receiving, Task.Delay(TimeSpan.FromSeconds(2)));
@@ -146,6 +159,30 @@ internal sealed class AgentSession : IAsyncDisposable
         {
             await SendRequestAsync(new DisconnectAgent.Command(_instance.Id, ConnectionId, _closeReason), CancellationToken.None);
             _logger.LogInformation("Agent of instance {Instance} disconnected ({Connection}): {Reason}", _instance.Name, ConnectionId, _closeReason);
+        }
+    }
+
+    private async Task CloseQuietlyAsync(WebSocketCloseStatus status, string description)
+    {
+        if (!await _sending.WaitAsync(TimeSpan.FromSeconds(2)))
+        {
+            return; // A send is stuck on a slow agent: the connection is aborted instead.
+        }
+
+        try
+        {
+            if (_socket!.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                await _socket.CloseOutputAsync(status, description, CancellationToken.None);
+            }
+        }
+        catch (Exception exception) when (exception is WebSocketException or IOException or ObjectDisposedException)
+        {
+            // The agent is already gone.
+        }
+        finally
+        {
+            _sending.Release();
         }
     }
 
