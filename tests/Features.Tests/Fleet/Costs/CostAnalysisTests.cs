@@ -173,7 +173,7 @@ public sealed class CostAnalysisTests(FleetHandlerFixture fixture) : FleetHandle
             """,
             new { A = a, B = b, C = c, Today = DateTime.UtcNow.Date });
 
-        var view = await Fixture.SendAsync(new GetBudget.Query(budget.Id));
+        var view = await Fixture.SendAsAsync(admin, new GetBudget.Query(budget.Id));
 
         // 2.5 + 1.5 of fly today; aws and yesterday do not count: 4 of 5 = 80 %, exactly the default threshold.
         (view.SpentUsd, view.SpentPercent, view.RemainingUsd, view.Status).ShouldBe((4m, 80m, 1m, "warning"));
