@@ -62,7 +62,7 @@ internal static class Budgets
 
     private const string InsertRule = """
         INSERT INTO fleet.alert_rules (id, name, description, type, severity, enabled, instance_id, conditions, cooldown_sec, created_by, created_at, updated_at)
-        VALUES (@Id, @Name, @Description, 'COST', 'HIGH', false, @InstanceId, CAST(@Conditions AS jsonb), 300, @CreatedBy, @Now, @Now)
+        VALUES (@Id, @Name, @Description, 'COST', 'HIGH', true, @InstanceId, CAST(@Conditions AS jsonb), 300, @CreatedBy, @Now, @Now)
         """;
 
     private const string UpdateRule = """
@@ -92,8 +92,9 @@ internal static class Budgets
     public static string? NormalisePeriod(string? period) =>
         period is null ? null : Periods.FirstOrDefault(known => string.Equals(known, period.Trim(), StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>Creates the budget's COST alert rule. It stays disabled for the per-instance evaluator: the cost
-    /// analysis job raises and resolves its alerts from the budget's own spend (which may span many instances).</summary>
+    /// <summary>Creates the budget's COST alert rule, enabled: the cost analysis job raises and resolves its alerts from
+    /// the budget's own spend (which may span many instances), once per breach, while the rule is enabled; disabling the
+    /// rule silences the budget. The per-instance alert evaluator leaves such rules alone.</summary>
     public static async Task<Guid> CreateRuleAsync(DbSession db, Guid budgetId, string name, decimal amount, string period, decimal threshold, Guid? instanceId, Guid? createdBy, DateTime now, CancellationToken cancellationToken)
     {
         var id = Guid.CreateVersion7();
