@@ -27,7 +27,8 @@ namespace Capstan.Features.Fleet.Alerts;
 /// A condition that holds opens an ACTIVE alert unless one is open for the same rule and instance (the database
 /// guarantees one open alert per <c>ruleId:instanceId</c>) or the last one fired within <c>cooldown_sec</c>. A condition
 /// that no longer holds resolves the open alert as <c>system:auto-resolution</c>; so does an instance the rule no longer
-/// covers. Missing data decides nothing.
+/// covers. Missing data decides nothing. The COST rule a budget owns is left to the cost analysis, which judges the
+/// budget's own spend (possibly over many instances) and raises its alert once per breach.
 /// </summary>
 internal sealed class AlertEvaluator(DbSession db, EventHub hub, TimeProvider clock, ILogger logger)
 {
@@ -37,7 +38,9 @@ internal sealed class AlertEvaluator(DbSession db, EventHub hub, TimeProvider cl
 
     private const string Rules = """
         SELECT id, name, type, severity, instance_id, conditions::text AS conditions, cooldown_sec
-        FROM fleet.alert_rules WHERE enabled ORDER BY created_at, id
+        FROM fleet.alert_rules r
+        WHERE r.enabled AND NOT EXISTS (SELECT 1 FROM fleet.budgets b WHERE b.alert_rule_id = r.id)
+        ORDER BY r.created_at, r.id
         """;
 
     private const string Instances = """

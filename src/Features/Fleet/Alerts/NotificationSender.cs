@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Capstan.Infrastructure.Events;
+using Capstan.Infrastructure.Notifications;
 using Microsoft.Extensions.Configuration;
 
 namespace Capstan.Features.Fleet.Alerts;
@@ -179,45 +180,23 @@ internal sealed class NotificationSender(IHttpClientFactory httpClients, IConfig
     private async Task<(bool, int?, string?, bool)> MailAsync(JsonObject config, Payload payload, CancellationToken cancellationToken)
     {
         var smtp = configuration.GetSection("Fleet:Smtp");
-        if (smtp["Host"] is not { Length: > 0 } host)
+        if (!SmtpMail.IsConfigured(smtp))
         {
-            return (false, null, "E-mail is not configured: set Fleet:Smtp:Host (and Port, From)", true);
-        }
-
-        using var client = new SmtpClient(host, smtp.GetValue("Port", 25))
-        {
-            EnableSsl = smtp.GetValue("EnableSsl", false),
-            Timeout = (int)Timeout.TotalMilliseconds,
-            DeliveryMethod = SmtpDeliveryMethod.Network,
-        };
-        if (smtp["Username"] is { Length: > 0 } username)
-        {
-            client.Credentials = new System.Net.NetworkCredential(username, smtp["Password"]);
+            return (false, null, SmtpMail.NotConfigured, true);
         }
 
         var prefix = config["subject_prefix"]?.GetValue<string>() ?? "[Sindri Alert]";
-        using var mail = new MailMessage
-        {
-            From = new MailAddress(smtp["From"] is { Length: > 0 } from ? from : "capstan@localhost"),
-            Subject = $"{prefix} {payload.Severity}: {payload.Title}",
-            Body = string.Join(
-                "\n",
-                payload.Message,
-                string.Empty,
-                $"Rule: {payload.RuleName} ({payload.RuleType})",
-                $"Instance: {payload.InstanceName ?? payload.InstanceId?.ToString() ?? "fleet"}",
-                $"Severity: {payload.Severity}",
-                $"Fired at: {payload.FiredAt.ToString("O", CultureInfo.InvariantCulture)}",
-                $"Alert: {payload.AlertId}"),
-            BodyEncoding = Encoding.UTF8,
-            SubjectEncoding = Encoding.UTF8,
-        };
-        foreach (var recipient in config["recipients"]!.AsArray())
-        {
-            mail.To.Add(recipient!.GetValue<string>());
-        }
-
-        await client.SendMailAsync(mail, cancellationToken);
+        var body = string.Join(
+            "\n",
+            payload.Message,
+            string.Empty,
+            $"Rule: {payload.RuleName} ({payload.RuleType})",
+            $"Instance: {payload.InstanceName ?? payload.InstanceId?.ToString() ?? "fleet"}",
+            $"Severity: {payload.Severity}",
+            $"Fired at: {payload.FiredAt.ToString("O", CultureInfo.InvariantCulture)}",
+            $"Alert: {payload.AlertId}");
+        await SmtpMail.SendAsync(
+            smtp, config["recipients"]!.AsArray().Select(recipient => recipient!.GetValue<string>()), $"{prefix} {payload.Severity}: {payload.Title}", body, Timeout, cancellationToken);
         return (true, null, null, false);
     }
 

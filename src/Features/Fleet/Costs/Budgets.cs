@@ -32,8 +32,16 @@ public sealed record BudgetView(
     string Status);
 
 /// <summary>Budget rows, their spend, and the COST alert rule each budget owns.</summary>
+/// <remarks>Team scoping (<see cref="FleetVisibility"/>): a budget is scoped to one instance, to a provider, or to the
+/// whole fleet (no instance). One bound to an instance is visible exactly when that instance is, so a budget on an
+/// instance of a team the caller is not in is absent from lists and alerts and answers 404 by id (and creating or moving
+/// one onto such an instance is a 404). Provider-wide and fleet-wide budgets are visible to everyone with the
+/// permission, as the fleet's cost reports are.</remarks>
 internal static class Budgets
 {
+    /// <summary>The visibility test on a budget row aliased <c>b</c>; needs <c>@SeesAllTeams</c> and <c>@TeamIds</c>.</summary>
+    public const string Visible = $"(b.instance_id IS NULL OR EXISTS (SELECT 1 FROM fleet.instances i WHERE i.id = b.instance_id AND {FleetVisibility.Predicate}))";
+
     public static readonly string[] Periods = ["DAILY", "WEEKLY", "MONTHLY"];
 
     /// <summary>Budgets aliased <c>b</c> with their period's spend; needs <c>@DayStart</c>, <c>@WeekStart</c>,
@@ -54,7 +62,7 @@ internal static class Budgets
 
     private const string InsertRule = """
         INSERT INTO fleet.alert_rules (id, name, description, type, severity, enabled, instance_id, conditions, cooldown_sec, created_by, created_at, updated_at)
-        VALUES (@Id, @Name, @Description, 'COST', 'HIGH', false, @InstanceId, CAST(@Conditions AS jsonb), 300, @CreatedBy, @Now, @Now)
+        VALUES (@Id, @Name, @Description, 'COST', 'HIGH', true, @InstanceId, CAST(@Conditions AS jsonb), 300, @CreatedBy, @Now, @Now)
         """;
 
     private const string UpdateRule = """
@@ -84,8 +92,9 @@ internal static class Budgets
     public static string? NormalisePeriod(string? period) =>
         period is null ? null : Periods.FirstOrDefault(known => string.Equals(known, period.Trim(), StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>Creates the budget's COST alert rule. It stays disabled for the per-instance evaluator: the cost
-    /// analysis job raises and resolves its alerts from the budget's own spend (which may span many instances).</summary>
+    /// <summary>Creates the budget's COST alert rule, enabled: the cost analysis job raises and resolves its alerts from
+    /// the budget's own spend (which may span many instances), once per breach, while the rule is enabled; disabling the
+    /// rule silences the budget. The per-instance alert evaluator leaves such rules alone.</summary>
     public static async Task<Guid> CreateRuleAsync(DbSession db, Guid budgetId, string name, decimal amount, string period, decimal threshold, Guid? instanceId, Guid? createdBy, DateTime now, CancellationToken cancellationToken)
     {
         var id = Guid.CreateVersion7();
@@ -222,7 +231,10 @@ internal static class BudgetRules
 /// <summary>The change both PUT and PATCH apply.</summary>
 internal static class BudgetChanges
 {
-    private const string Current = "SELECT id, name, amount_usd, period, instance_id, provider, alert_threshold, alert_rule_id FROM fleet.budgets WHERE id = @Id FOR UPDATE";
+    private const string Current = $"""
+        SELECT b.id, b.name, b.amount_usd, b.period, b.instance_id, b.provider, b.alert_threshold, b.alert_rule_id FROM fleet.budgets b
+        WHERE b.id = @Id AND {Budgets.Visible} FOR UPDATE OF b
+        """;
 
     private const string Update = """
         UPDATE fleet.budgets
@@ -233,7 +245,8 @@ internal static class BudgetChanges
 
     public static async Task<BudgetView> ApplyAsync(DbSession db, Capstan.Infrastructure.Audit.AuditTrail audit, Capstan.Infrastructure.Security.Caller caller, BudgetChange change, DateTime now, CancellationToken cancellationToken)
     {
-        var current = await db.QuerySingleOrDefaultAsync<Stored>(Current, new { change.Id }, cancellationToken)
+        var scope = FleetVisibility.Of(caller);
+        var current = await db.QuerySingleOrDefaultAsync<Stored>(Current, new { change.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken)
             ?? throw new Capstan.Infrastructure.Errors.NotFoundException($"Budget '{change.Id}' not found");
         var instanceId = change.SetsInstance ? change.InstanceId : current.InstanceId;
         if (change.SetsInstance && instanceId is { } instance)

@@ -16,7 +16,10 @@ namespace Capstan.Features.Fleet.Costs;
 /// (upserted, so running it again the same day refines the day's row instead of adding one; entries recorded as
 /// <c>actual</c> or <c>reconciled</c> are left alone), right-sizing recommendations, and budget alerts: a budget at or
 /// past its threshold raises a COST alert under its rule (MEDIUM while a warning, HIGH once exceeded) and notifies the
-/// rule's channels; back under it, the alert resolves as <c>system:auto-resolution</c>.
+/// rule's channels; back under it, the alert resolves as <c>system:auto-resolution</c>. A breach raises one alert: while
+/// it lasts (in the same budget period) the open alert is escalated, and one resolved by hand is not raised again; a
+/// new breach (after the spend was back under the threshold, in a new period, or after the budget changed) raises a new
+/// one. A disabled budget rule raises nothing.
 /// </summary>
 internal sealed class CostAnalysis(DbSession db, IConfiguration configuration, EventHub hub, ILogger logger)
 {
@@ -90,6 +93,10 @@ internal sealed class CostAnalysis(DbSession db, IConfiguration configuration, E
         WHERE dedupe_key = @DedupeKey AND status IN ('ACTIVE', 'ACKNOWLEDGED')
         RETURNING id
         """;
+
+    private const string RuleEnabled = "SELECT COALESCE((SELECT enabled FROM fleet.alert_rules WHERE id = @RuleId), false)";
+
+    private const string LastFired = "SELECT max(fired_at) FROM fleet.alerts WHERE dedupe_key = @DedupeKey";
 
     private const string MarkSent = "UPDATE fleet.budgets SET alert_sent = @Sent, alert_rule_id = @RuleId WHERE id = @Id AND (alert_sent <> @Sent OR alert_rule_id IS DISTINCT FROM @RuleId)";
 
@@ -198,6 +205,11 @@ internal sealed class CostAnalysis(DbSession db, IConfiguration configuration, E
                 continue;
             }
 
+            if (!await db.ExecuteScalarAsync<bool>(RuleEnabled, new { RuleId = ruleId }, cancellationToken))
+            {
+                continue;
+            }
+
             var alert = new
             {
                 Id = Guid.CreateVersion7(),
@@ -220,7 +232,9 @@ internal sealed class CostAnalysis(DbSession db, IConfiguration configuration, E
                 DedupeKey = key,
                 Now = now,
             };
-            if (await db.QuerySingleOrDefaultAsync<Guid?>(OpenAlert, alert, cancellationToken) is { } opened)
+            var lastFired = await db.ExecuteScalarAsync<DateTime?>(LastFired, new { DedupeKey = key }, cancellationToken);
+            var raisedForThisBreach = budget.AlertSent && lastFired >= budget.PeriodStart;
+            if (!raisedForThisBreach && await db.QuerySingleOrDefaultAsync<Guid?>(OpenAlert, alert, cancellationToken) is { } opened)
             {
                 raised.Add(opened);
                 await hub.PublishAsync(db, $"fleet.alerts.{opened}", new { type = "fired", alertId = opened, ruleId, instanceId = budget.InstanceId, alert.Severity, alert.Title }, cancellationToken);

@@ -14,7 +14,7 @@ using Microsoft.AspNetCore.Routing;
 namespace Capstan.Features.Fleet.Costs;
 
 /// <summary><c>DELETE /api/v1/costs/budgets/{id}</c> (seed 004, operators): deletes the budget and its alert rule (with
-/// that rule's alerts) → <c>{message: "Budget deleted", id, name}</c>; 404.</summary>
+/// that rule's alerts) → <c>{message: "Budget deleted", id, name}</c>; 404 when unknown or not visible.</summary>
 public static class DeleteBudget
 {
     public sealed record Command(Guid Id) : ICommand<Response>;
@@ -26,13 +26,14 @@ public static class DeleteBudget
         public Validator() => RuleFor(command => command.Id).NotEmpty();
     }
 
-    internal sealed class Handler(DbSession db, AuditTrail audit) : IRequestHandler<Command, Response>
+    internal sealed class Handler(DbSession db, RequestContext request, AuditTrail audit) : IRequestHandler<Command, Response>
     {
-        private const string Delete = "DELETE FROM fleet.budgets WHERE id = @Id RETURNING name, alert_rule_id";
+        private const string Delete = $"DELETE FROM fleet.budgets b WHERE b.id = @Id AND {Budgets.Visible} RETURNING b.name, b.alert_rule_id";
 
         public async Task<Response> Handle(Command command, CancellationToken cancellationToken)
         {
-            var deleted = await db.QuerySingleOrDefaultAsync<Deleted>(Delete, new { command.Id }, cancellationToken)
+            var scope = FleetVisibility.Of(request.RequiredCaller);
+            var deleted = await db.QuerySingleOrDefaultAsync<Deleted>(Delete, new { command.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken)
                 ?? throw new NotFoundException($"Budget '{command.Id}' not found");
             if (deleted.AlertRuleId is { } rule)
             {

@@ -12,7 +12,8 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Capstan.Features.Fleet.Costs;
 
-/// <summary><c>GET /api/v1/costs/budgets/{id}</c> (seed 004): the budget with its current spend and status; 404.</summary>
+/// <summary><c>GET /api/v1/costs/budgets/{id}</c> (seed 004): the budget with its current spend and status; 404 when unknown or bound to an
+/// instance the caller cannot see (<see cref="Budgets.Visible"/>).</summary>
 public static class GetBudget
 {
     public sealed record Query(Guid Id) : IQuery<BudgetView>;
@@ -22,11 +23,15 @@ public static class GetBudget
         public Validator() => RuleFor(query => query.Id).NotEmpty();
     }
 
-    internal sealed class Handler(DbSession db, TimeProvider clock) : IRequestHandler<Query, BudgetView>
+    internal sealed class Handler(DbSession db, RequestContext request, TimeProvider clock) : IRequestHandler<Query, BudgetView>
     {
-        public async Task<BudgetView> Handle(Query query, CancellationToken cancellationToken) =>
-            (await db.QuerySingleOrDefaultAsync<Budgets.Row>($"{Budgets.Select} WHERE b.id = @Id", Budgets.Parameters(clock.GetUtcNow().UtcDateTime, new { query.Id }), cancellationToken)
+        public async Task<BudgetView> Handle(Query query, CancellationToken cancellationToken)
+        {
+            var scope = FleetVisibility.Of(request.RequiredCaller);
+            return (await db.QuerySingleOrDefaultAsync<Budgets.Row>(
+                    $"{Budgets.Select} WHERE b.id = @Id AND {Budgets.Visible}", Budgets.Parameters(clock.GetUtcNow().UtcDateTime, new { query.Id, scope.SeesAllTeams, scope.TeamIds }), cancellationToken)
                 ?? throw new NotFoundException($"Budget '{query.Id}' not found")).ToView();
+        }
     }
 
     internal sealed class Endpoint : ICarterModule

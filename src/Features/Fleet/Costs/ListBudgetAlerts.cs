@@ -13,7 +13,7 @@ namespace Capstan.Features.Fleet.Costs;
 /// <summary><c>GET /api/v1/costs/alerts</c> (seed 004): budgets at or past their threshold now, or whose alert was
 /// raised → <c>{alerts: [{id: "alert-&lt;budgetId&gt;", budgetId, budgetName, amountUsd, spentUsd, spentPercent, period,
 /// status, alertId, firedAt}], total}</c>; <c>alertId</c> is the open COST alert raised for it (null until the cost
-/// analysis raises it), <c>firedAt</c> when it fired (else the budget's last change).</summary>
+/// analysis raises it), <c>firedAt</c> when it fired (else the budget's last change). Only the budgets the caller may see.</summary>
 public static class ListBudgetAlerts
 {
     public sealed record Query : IQuery<Response>;
@@ -23,7 +23,7 @@ public static class ListBudgetAlerts
 
     public sealed record Response(IReadOnlyList<BudgetAlert> Alerts, int Total);
 
-    internal sealed class Handler(DbSession db, TimeProvider clock) : IRequestHandler<Query, Response>
+    internal sealed class Handler(DbSession db, RequestContext request, TimeProvider clock) : IRequestHandler<Query, Response>
     {
         private const string Open = """
             SELECT DISTINCT ON (a.rule_id) a.rule_id, a.id, a.fired_at
@@ -33,7 +33,9 @@ public static class ListBudgetAlerts
 
         public async Task<Response> Handle(Query query, CancellationToken cancellationToken)
         {
-            var budgets = (await db.QueryAsync<Budgets.Row>($"{Budgets.Select} ORDER BY b.created_at, b.id", Budgets.Parameters(clock.GetUtcNow().UtcDateTime), cancellationToken))
+            var scope = FleetVisibility.Of(request.RequiredCaller);
+            var budgets = (await db.QueryAsync<Budgets.Row>(
+                    $"{Budgets.Select} WHERE {Budgets.Visible} ORDER BY b.created_at, b.id", Budgets.Parameters(clock.GetUtcNow().UtcDateTime, new { scope.SeesAllTeams, scope.TeamIds }), cancellationToken))
                 .Where(budget => budget.AlertSent || budget.Status != "ok")
                 .ToList();
             var open = (await db.QueryAsync<OpenRow>(Open, new { RuleIds = budgets.Where(budget => budget.AlertRuleId is not null).Select(budget => budget.AlertRuleId!.Value).ToArray() }, cancellationToken))

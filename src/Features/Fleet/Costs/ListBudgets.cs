@@ -12,7 +12,8 @@ using Microsoft.AspNetCore.Routing;
 namespace Capstan.Features.Fleet.Costs;
 
 /// <summary><c>GET /api/v1/costs/budgets?instanceId=&amp;status=</c> (seed 004): budgets, newest first, with their
-/// current spend and status → <c>{budgets, data, total}</c>; <c>status</c> (ok|warning|exceeded) filters.</summary>
+/// current spend and status → <c>{budgets, data, total}</c>; <c>status</c> (ok|warning|exceeded) filters. Only
+/// the budgets the caller may see (<see cref="Budgets.Visible"/>).</summary>
 public static class ListBudgets
 {
     public sealed record Query(Guid? InstanceId, string? Status) : IQuery<Response>;
@@ -25,13 +26,14 @@ public static class ListBudgets
             RuleFor(query => query.Status).Must(status => status is null || status is "ok" or "warning" or "exceeded").WithMessage("status must be one of: ok, warning, exceeded").OverridePropertyName("status");
     }
 
-    internal sealed class Handler(DbSession db, TimeProvider clock) : IRequestHandler<Query, Response>
+    internal sealed class Handler(DbSession db, RequestContext request, TimeProvider clock) : IRequestHandler<Query, Response>
     {
         public async Task<Response> Handle(Query query, CancellationToken cancellationToken)
         {
+            var scope = FleetVisibility.Of(request.RequiredCaller);
             var budgets = (await db.QueryAsync<Budgets.Row>(
-                    $"{Budgets.Select} WHERE (@InstanceId::uuid IS NULL OR b.instance_id = @InstanceId) ORDER BY b.created_at DESC, b.id DESC",
-                    Budgets.Parameters(clock.GetUtcNow().UtcDateTime, new { query.InstanceId }),
+                    $"{Budgets.Select} WHERE {Budgets.Visible} AND (@InstanceId::uuid IS NULL OR b.instance_id = @InstanceId) ORDER BY b.created_at DESC, b.id DESC",
+                    Budgets.Parameters(clock.GetUtcNow().UtcDateTime, new { query.InstanceId, scope.SeesAllTeams, scope.TeamIds }),
                     cancellationToken))
                 .Select(row => row.ToView())
                 .Where(view => query.Status is null || view.Status == query.Status)

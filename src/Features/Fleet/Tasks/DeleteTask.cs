@@ -26,11 +26,13 @@ public static class DeleteTask
         public Validator() => RuleFor(command => command.Id).NotEmpty();
     }
 
-    internal sealed class Handler(DbSession db, AuditTrail audit) : IRequestHandler<Command, Response>
+    internal sealed class Handler(DbSession db, RequestContext request, AuditTrail audit) : IRequestHandler<Command, Response>
     {
         public async Task<Response> Handle(Command command, CancellationToken cancellationToken)
         {
-            var name = await db.QuerySingleOrDefaultAsync<string>("DELETE FROM fleet.scheduled_tasks WHERE id = @Id RETURNING name", new { command.Id }, cancellationToken)
+            var scope = FleetVisibility.Of(request.RequiredCaller);
+            var name = await db.QuerySingleOrDefaultAsync<string>(
+                    $"DELETE FROM fleet.scheduled_tasks t WHERE t.id = @Id AND {TaskRules.Visible} RETURNING t.name", new { command.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken)
                 ?? throw new NotFoundException("Task not found");
             audit.Record("task.delete", "task", command.Id.ToString(), name);
             return new Response("Task deleted", command.Id, name);

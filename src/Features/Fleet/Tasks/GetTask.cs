@@ -12,7 +12,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Capstan.Features.Fleet.Tasks;
 
-/// <summary><c>GET /api/v1/tasks/{id}</c> (seed 004): the task; 404 "Task not found".</summary>
+/// <summary><c>GET /api/v1/tasks/{id}</c> (seed 004): the task; 404 "Task not found" when unknown or bound to an instance the caller cannot see.</summary>
 public static class GetTask
 {
     public sealed record Query(Guid Id) : IQuery<TaskView>;
@@ -22,11 +22,15 @@ public static class GetTask
         public Validator() => RuleFor(query => query.Id).NotEmpty();
     }
 
-    internal sealed class Handler(DbSession db) : IRequestHandler<Query, TaskView>
+    internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, TaskView>
     {
-        public async Task<TaskView> Handle(Query query, CancellationToken cancellationToken) =>
-            await db.QuerySingleOrDefaultAsync<TaskView>($"SELECT {TaskView.Columns} FROM fleet.scheduled_tasks t WHERE t.id = @Id", new { query.Id }, cancellationToken)
+        public async Task<TaskView> Handle(Query query, CancellationToken cancellationToken)
+        {
+            var scope = FleetVisibility.Of(request.RequiredCaller);
+            return await db.QuerySingleOrDefaultAsync<TaskView>(
+                    $"SELECT {TaskView.Columns} FROM fleet.scheduled_tasks t WHERE t.id = @Id AND {TaskRules.Visible}", new { query.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken)
                 ?? throw new NotFoundException("Task not found");
+        }
     }
 
     internal sealed class Endpoint : ICarterModule

@@ -31,21 +31,23 @@ public static class ListTaskHistory
                 .WithMessage($"status must be one of: {string.Join(", ", Statuses)}").OverridePropertyName("status");
     }
 
-    internal sealed class Handler(DbSession db) : IRequestHandler<Query, Response>
+    internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, Response>
     {
         private const string Filter = $"""
             FROM {TaskExecutionView.From}
-            WHERE x.task_id = @Id AND (@Status::text IS NULL OR ({TaskExecutionView.StatusExpression}) = @Status)
+            WHERE x.task_id = @Id AND {FleetVisibility.Predicate} AND (@Status::text IS NULL OR ({TaskExecutionView.StatusExpression}) = @Status)
             """;
 
         public async Task<Response> Handle(Query query, CancellationToken cancellationToken)
         {
-            if (!await db.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM fleet.scheduled_tasks WHERE id = @Id)", new { query.Id }, cancellationToken))
+            var scope = FleetVisibility.Of(request.RequiredCaller);
+            if (!await db.ExecuteScalarAsync<bool>(
+                    $"SELECT EXISTS (SELECT 1 FROM fleet.scheduled_tasks t WHERE t.id = @Id AND {TaskRules.Visible})", new { query.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken))
             {
                 throw new NotFoundException("Task not found");
             }
 
-            var parameters = new { query.Id, Status = query.Status?.ToUpperInvariant(), query.Page.Offset, Limit = query.Page.Size };
+            var parameters = new { query.Id, Status = query.Status?.ToUpperInvariant(), query.Page.Offset, Limit = query.Page.Size, scope.SeesAllTeams, scope.TeamIds };
             var total = await db.ExecuteScalarAsync<long>($"SELECT count(*) {Filter}", parameters, cancellationToken);
             var executions = await db.QueryAsync<TaskExecutionView>(
                 $"SELECT {TaskExecutionView.Columns} {Filter} ORDER BY x.started_at DESC, x.id DESC LIMIT @Limit OFFSET @Offset", parameters, cancellationToken);

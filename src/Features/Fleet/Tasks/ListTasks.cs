@@ -13,7 +13,7 @@ using Microsoft.AspNetCore.Routing;
 namespace Capstan.Features.Fleet.Tasks;
 
 /// <summary><c>GET /api/v1/tasks?status=&amp;instanceId=&amp;page=&amp;pageSize=</c> (seed 004): tasks, newest first (20 a
-/// page, at most 100) → <c>{tasks, data, pagination}</c>.</summary>
+/// page, at most 100) → <c>{tasks, data, pagination}</c>; only the tasks the caller may see (<see cref="TaskRules.Visible"/>).</summary>
 public static class ListTasks
 {
     public static readonly string[] Statuses = ["ACTIVE", "PAUSED", "DISABLED"];
@@ -29,16 +29,17 @@ public static class ListTasks
                 .WithMessage($"status must be one of: {string.Join(", ", Statuses)}").OverridePropertyName("status");
     }
 
-    internal sealed class Handler(DbSession db) : IRequestHandler<Query, Response>
+    internal sealed class Handler(DbSession db, RequestContext request) : IRequestHandler<Query, Response>
     {
-        private const string Filter = """
+        private const string Filter = $"""
             FROM fleet.scheduled_tasks t
-            WHERE (@Status::text IS NULL OR t.status = @Status) AND (@InstanceId::uuid IS NULL OR t.instance_id = @InstanceId)
+            WHERE {TaskRules.Visible} AND (@Status::text IS NULL OR t.status = @Status) AND (@InstanceId::uuid IS NULL OR t.instance_id = @InstanceId)
             """;
 
         public async Task<Response> Handle(Query query, CancellationToken cancellationToken)
         {
-            var parameters = new { Status = query.Status?.ToUpperInvariant(), query.InstanceId, query.Page.Offset, Limit = query.Page.Size };
+            var scope = FleetVisibility.Of(request.RequiredCaller);
+            var parameters = new { Status = query.Status?.ToUpperInvariant(), query.InstanceId, query.Page.Offset, Limit = query.Page.Size, scope.SeesAllTeams, scope.TeamIds };
             var total = await db.ExecuteScalarAsync<long>($"SELECT count(*) {Filter}", parameters, cancellationToken);
             var tasks = await db.QueryAsync<TaskView>($"SELECT {TaskView.Columns} {Filter} ORDER BY t.created_at DESC, t.id DESC LIMIT @Limit OFFSET @Offset", parameters, cancellationToken);
             return new Response(tasks, tasks, PageInfo.Of(query.Page, total));

@@ -23,15 +23,16 @@ public static class ResumeTask
         public Validator() => RuleFor(command => command.Id).NotEmpty();
     }
 
-    internal sealed class Handler(DbSession db, AuditTrail audit, TimeProvider clock) : IRequestHandler<Command, TaskView>
+    internal sealed class Handler(DbSession db, RequestContext request, AuditTrail audit, TimeProvider clock) : IRequestHandler<Command, TaskView>
     {
-        private const string Current = $"SELECT {TaskView.Columns} FROM fleet.scheduled_tasks t WHERE t.id = @Id FOR UPDATE";
+        private const string Current = $"SELECT {TaskView.Columns} FROM fleet.scheduled_tasks t WHERE t.id = @Id AND {TaskRules.Visible} FOR UPDATE OF t";
 
         private const string Change = $"UPDATE fleet.scheduled_tasks t SET status = 'ACTIVE', next_run_at = @Next, updated_at = @Now WHERE t.id = @Id RETURNING {TaskView.Columns}";
 
         public async Task<TaskView> Handle(Command command, CancellationToken cancellationToken)
         {
-            var task = await db.QuerySingleOrDefaultAsync<TaskView>(Current, new { command.Id }, cancellationToken) ?? throw new NotFoundException("Task not found");
+            var scope = FleetVisibility.Of(request.RequiredCaller);
+            var task = await db.QuerySingleOrDefaultAsync<TaskView>(Current, new { command.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken) ?? throw new NotFoundException("Task not found");
             if (task.Status == "ACTIVE")
             {
                 return task;

@@ -7,8 +7,14 @@ using FluentValidation;
 namespace Capstan.Features.Fleet.Tasks;
 
 /// <summary>Rules a task's fields follow on create and update (reference sindri.md §8.12), and the checks both share.</summary>
+/// <remarks>Team scoping (<see cref="FleetVisibility"/>): a task bound to an instance is visible exactly when that instance
+/// is; a fleet-wide task (no instance) is visible to everyone with the permission, but what a caller triggers and the
+/// executions they read are limited to the instances they can see. An invisible task answers 404, like an unknown one.</remarks>
 internal static class TaskRules
 {
+    /// <summary>The visibility test on a task row aliased <c>t</c>; needs <c>@SeesAllTeams</c> and <c>@TeamIds</c>.</summary>
+    public const string Visible = $"(t.instance_id IS NULL OR EXISTS (SELECT 1 FROM fleet.instances i WHERE i.id = t.instance_id AND {FleetVisibility.Predicate}))";
+
     public static void Apply<T>(
         AbstractValidator<T> validator, Expression<Func<T, string?>> name, Expression<Func<T, string?>> description, Expression<Func<T, string?>> cron,
         Expression<Func<T, string?>> timezone, Expression<Func<T, string?>> command, Expression<Func<T, long?>> timeoutSec, Expression<Func<T, long?>> maxRetries,

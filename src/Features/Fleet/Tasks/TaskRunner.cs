@@ -8,7 +8,8 @@ namespace Capstan.Features.Fleet.Tasks;
 /// Dispatches one run of a task, inside the caller's transaction: to the task's instance, or to every RUNNING instance
 /// when it has none, as a fleet command (<c>/bin/sh -c &lt;command&gt;</c>, timeout = the task's <c>timeoutSec</c>)
 /// recorded in the command history. Each target gets an execution row; a target whose agent is not connected gets a
-/// SKIPPED one saying so.
+/// SKIPPED one saying so. A manual run passes the caller's <c>scope</c>: instances the caller cannot see are
+/// left out (the scheduler runs with the whole fleet in view).
 /// </summary>
 internal static class TaskRunner
 {
@@ -52,7 +53,7 @@ internal static class TaskRunner
 
     public static async Task<List<Run>> DispatchAsync(
         DbSession db, EventHub hub, TaskRow task, Guid? userId, string triggeredBy, long attempt, DateTime? scheduledFor, DateTime now, CancellationToken cancellationToken,
-        IReadOnlyList<Guid>? only = null)
+        IReadOnlyList<Guid>? only = null, FleetVisibility.TeamScope? scope = null)
     {
         var targets = only ?? (task.InstanceId is { } instance ? [instance] : await db.QueryAsync<Guid>(Running, null, cancellationToken));
         var spec = new CommandDispatch.Spec("/bin/sh", ["-c", task.Command], new Dictionary<string, string>(), null, (int)Math.Min(task.TimeoutSec * 1000, int.MaxValue), null, null);
@@ -62,7 +63,7 @@ internal static class TaskRunner
             return runs;
         }
 
-        var dispatched = await CommandDispatch.DispatchAsync(db, hub, new FleetVisibility.TeamScope(true, []), targets, userId ?? task.CreatedBy, null, spec, now, cancellationToken);
+        var dispatched = await CommandDispatch.DispatchAsync(db, hub, scope ?? new FleetVisibility.TeamScope(true, []), targets, userId ?? task.CreatedBy, null, spec, now, cancellationToken);
         foreach (var target in dispatched.Where(target => target.Status != 404))
         {
             var id = Guid.CreateVersion7();

@@ -12,7 +12,8 @@ namespace Capstan.Features.Fleet.Tasks;
 /// lock, so with many replicas one of them ticks; due tasks are also claimed row by row (<c>FOR UPDATE SKIP LOCKED</c>,
 /// next run moved forward in the same transaction as the dispatch), so a run happens once even if two ticks overlap.
 /// A task due several times while nobody ticked runs once and is rescheduled from now. Failed or timed-out runs are
-/// retried on the next tick while their attempt is within the task's <c>maxRetries</c>.
+/// retried on the next tick while their attempt is within the task's <c>maxRetries</c>. After each tick, finished
+/// executions are e-mailed about as their task asks (<see cref="TaskNotifications"/>).
 /// </summary>
 public sealed class TaskSchedulerJob(IServiceProvider services, ILogger<TaskSchedulerJob> logger) : RecurringJob(services, logger)
 {
@@ -52,13 +53,25 @@ public sealed class TaskSchedulerJob(IServiceProvider services, ILogger<TaskSche
     /// <summary>What the last tick did (for logs and tests).</summary>
     internal Outcome? LastOutcome { get; private set; }
 
+    /// <summary>What the last tick's notifications did (for logs and tests).</summary>
+    internal TaskNotifications.Outcome? LastNotifications { get; private set; }
+
     public override async Task RunOnceAsync(IServiceProvider scope, CancellationToken cancellationToken)
     {
-        var outcome = await TickAsync(scope.GetRequiredService<DbSession>(), scope.GetRequiredService<EventHub>(), scope.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime, cancellationToken);
+        var db = scope.GetRequiredService<DbSession>();
+        var now = scope.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        var outcome = await TickAsync(db, scope.GetRequiredService<EventHub>(), now, cancellationToken);
         LastOutcome = outcome;
         if (outcome.Runs + outcome.Retries > 0)
         {
             _logger.LogInformation("Task scheduler: {Due} tasks due, {Runs} runs dispatched, {Retries} retries", outcome.Due, outcome.Runs, outcome.Retries);
+        }
+
+        var notified = await new TaskNotifications(db, scope.GetRequiredService<IConfiguration>(), _logger).SendPendingAsync(now, cancellationToken);
+        LastNotifications = notified;
+        if (notified.Sent + notified.Failed > 0)
+        {
+            _logger.LogInformation("Task notifications: {Sent} sent, {Failed} failed", notified.Sent, notified.Failed);
         }
     }
 

@@ -50,7 +50,9 @@ public sealed record TaskView
 
 /// <summary>One run of a task on one instance. Its outcome is the dispatched command's: RUNNING while it runs, SUCCESS
 /// on exit 0, FAILED otherwise, TIMED_OUT when the agent did not answer in time; SKIPPED when it could not be dispatched
-/// (the reason in <c>stderr</c>).</summary>
+/// (the reason in <c>stderr</c>). <c>notificationStatus</c> says whether the e-mail the task asks for went out once the
+/// run finished (null until then; SENT, FAILED with <c>notificationError</c>, NONE, RETRYING: see
+/// <see cref="TaskNotifications"/>).</summary>
 public sealed record TaskExecutionView(
     Guid Id,
     Guid TaskId,
@@ -66,7 +68,9 @@ public sealed record TaskExecutionView(
     string TriggeredBy,
     long Attempt,
     DateTime? ScheduledFor,
-    Guid? CommandExecutionId)
+    Guid? CommandExecutionId,
+    string? NotificationStatus,
+    string? NotificationError)
 {
     /// <summary>Executions aliased <c>x</c>, left-joined to their command <c>c</c> and instance <c>i</c>.</summary>
     public const string From = """
@@ -84,7 +88,7 @@ public sealed record TaskExecutionView(
     public const string Columns = $"""
         x.id, x.task_id, x.instance_id, i.name AS instance_name, {StatusExpression} AS status, c.exit_code, c.stdout, COALESCE(c.stderr, x.stderr) AS stderr,
         x.started_at, COALESCE(c.completed_at, CASE WHEN x.command_execution_id IS NULL THEN x.started_at END) AS finished_at, c.duration_ms, x.triggered_by,
-        x.attempt, x.scheduled_for, x.command_execution_id
+        x.attempt, x.scheduled_for, x.command_execution_id, x.notification_status, x.notification_error
         """;
 }
 

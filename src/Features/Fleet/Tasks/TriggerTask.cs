@@ -33,14 +33,15 @@ public static class TriggerTask
 
     internal sealed class Handler(DbSession db, RequestContext request, AuditTrail audit, EventHub hub, TimeProvider clock) : IRequestHandler<Command, Response>
     {
-        private const string Find = $"SELECT {TaskRunner.TaskColumns} FROM fleet.scheduled_tasks t WHERE t.id = @Id FOR UPDATE";
+        private const string Find = $"SELECT {TaskRunner.TaskColumns} FROM fleet.scheduled_tasks t WHERE t.id = @Id AND {TaskRules.Visible} FOR UPDATE OF t";
 
         public async Task<Response> Handle(Command command, CancellationToken cancellationToken)
         {
             var caller = request.RequiredCaller;
-            var task = await db.QuerySingleOrDefaultAsync<TaskRunner.TaskRow>(Find, new { command.Id }, cancellationToken) ?? throw new NotFoundException("Task not found");
+            var scope = FleetVisibility.Of(caller);
+            var task = await db.QuerySingleOrDefaultAsync<TaskRunner.TaskRow>(Find, new { command.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken) ?? throw new NotFoundException("Task not found");
             var now = clock.GetUtcNow().UtcDateTime;
-            var runs = await TaskRunner.DispatchAsync(db, hub, task, caller.UserId, "manual", 1, null, now, cancellationToken);
+            var runs = await TaskRunner.DispatchAsync(db, hub, task, caller.UserId, "manual", 1, null, now, cancellationToken, scope: scope);
             if (runs.Count == 0)
             {
                 throw new ConflictException(task.InstanceId is null ? "No running instance to run the task on" : $"Instance '{task.InstanceId}' not found");

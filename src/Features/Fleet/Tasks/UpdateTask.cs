@@ -37,7 +37,7 @@ public static class UpdateTask
 
     internal sealed class Handler(DbSession db, RequestContext request, AuditTrail audit, TimeProvider clock) : IRequestHandler<Command, TaskView>
     {
-        private const string Current = $"SELECT {TaskView.Columns} FROM fleet.scheduled_tasks t WHERE t.id = @Id FOR UPDATE";
+        private const string Current = $"SELECT {TaskView.Columns} FROM fleet.scheduled_tasks t WHERE t.id = @Id AND {TaskRules.Visible} FOR UPDATE OF t";
 
         private const string Update = $"""
             UPDATE fleet.scheduled_tasks t
@@ -51,7 +51,8 @@ public static class UpdateTask
         public async Task<TaskView> Handle(Command command, CancellationToken cancellationToken)
         {
             var caller = request.RequiredCaller;
-            var current = await db.QuerySingleOrDefaultAsync<TaskView>(Current, new { command.Id }, cancellationToken) ?? throw new NotFoundException("Task not found");
+            var scope = FleetVisibility.Of(caller);
+            var current = await db.QuerySingleOrDefaultAsync<TaskView>(Current, new { command.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken) ?? throw new NotFoundException("Task not found");
             var instanceId = command.SetsInstance ? command.InstanceId : current.InstanceId;
             if (command.SetsInstance && instanceId is { } instance)
             {

@@ -86,4 +86,60 @@ public sealed class ProviderTests(FleetFixture fixture) : FleetTest(fixture)
             .ShouldBe([("minimal", 2), ("fullstack", 3)]);
         profiles.GetProperty("profiles")[1].GetProperty("extensions").EnumerateArray().Select(item => item.GetString()).ShouldBe(["nodejs", "python", "docker"]);
     }
+
+    /// <summary>Runs <paramref name="action"/> with the stand-in CLI replaced by <paramref name="script"/> (null: no CLI at
+    /// the configured path), then puts the stand-in back.</summary>
+    private async Task WithCliAsync(string? script, Func<Task> action)
+    {
+        var original = await File.ReadAllTextAsync(Fixture.FakeSindri);
+        try
+        {
+            if (script is null)
+            {
+                File.Delete(Fixture.FakeSindri);
+            }
+            else
+            {
+                await File.WriteAllTextAsync(Fixture.FakeSindri, script);
+            }
+
+            await action();
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(Fixture.FakeSindri, original);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(Fixture.FakeSindri, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("#!/bin/sh\necho 'sindri: profiles are unavailable' >&2\nexit 2\n")]
+    [InlineData("#!/bin/sh\necho 'not json at all'\n")]
+    [InlineData("#!/bin/sh\necho '{\"error\":\"no registry\"}'\n")]
+    [InlineData("#!/bin/sh\nif [ \"$2\" = list ]; then echo '[{\"name\":\"fullstack\"}]'; exit 0; fi\nexit 1\n")]
+    public async Task Profiles_are_503_in_the_standard_error_shape_when_the_cli_cannot_list_them(string? script)
+    {
+        var client = await As(BaseRole.Viewer);
+
+        await WithCliAsync(script, async () =>
+        {
+            var error = await (await client.GetAsync("/api/v1/profiles")).ShouldBeErrorAsync(HttpStatusCode.ServiceUnavailable);
+
+            error.GetProperty("error").GetString().ShouldBe("CLI_UNAVAILABLE");
+            error.GetProperty("message").GetString().ShouldBe($"The sindri CLI is not available at '{Fixture.FakeSindri}' (Sindri:CliPath) or did not list profiles");
+        });
+
+        // With the CLI back, the profiles are listed again.
+        (await (await client.GetAsync("/api/v1/profiles")).ShouldBeJsonAsync()).GetProperty("total").GetInt32().ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task Profiles_need_a_signed_in_user()
+    {
+        await (await Fixture.CreateClient().GetAsync("/api/v1/profiles")).ShouldBeErrorAsync(HttpStatusCode.Unauthorized);
+    }
 }

@@ -254,10 +254,28 @@ public sealed class SecurityTests(FleetFixture fixture) : FleetTest(fixture)
         await (await viewer.GetAsync("/api/v1/security/ssh-keys?status=LOST")).ShouldBeErrorAsync(HttpStatusCode.BadRequest);
 
         var id = weak.GetProperty("id").GetGuid();
+        // The revocation has to reach the instance: with its agent away nothing is revoked.
+        (await (await viewer.PostAsync($"/api/v1/security/ssh-keys/{id}/revoke", null)).ShouldBeErrorAsync(HttpStatusCode.Conflict)).GetProperty("message").GetString()
+            .ShouldBe("Agent for instance 'box' is not connected: the key was not revoked; retry once the agent is back");
+        (await Fixture.ScalarAsync<string>("SELECT status FROM fleet.ssh_keys WHERE id = @Id", new { Id = id })).ShouldBe("ACTIVE");
+        (await Fixture.ScalarAsync<long>("SELECT count(*) FROM fleet.command_executions")).ShouldBe(0);
+
+        var agentUser = await Fixture.CreateUserAsync(BaseRole.Viewer);
+        await using var agent = await SimulatedAgent.ConnectAsync(Fixture.Factory, box.ToString(), await Fixture.CreateApiKeyAsync(agentUser));
         var revoked = await (await viewer.PostAsync($"/api/v1/security/ssh-keys/{id}/revoke", null)).ShouldBeJsonAsync();
-        revoked.PropertyNames().ShouldBe(["id", "fingerprint", "status", "revokedAt"]);
-        revoked.GetProperty("status").GetString().ShouldBe("REVOKED");
+        revoked.PropertyNames().ShouldBe(["id", "fingerprint", "status", "revokedAt", "instanceId", "commandExecutionId", "command"]);
+        (revoked.GetProperty("status").GetString(), revoked.GetProperty("instanceId").GetGuid()).ShouldBe(("REVOKED", box));
+        var script = revoked.GetProperty("command").GetString()!;
+        script.ShouldContain("fp='SHA256:weakweak'");
+        script.ShouldContain("authorized_keys");
+        await agent.NextAsync("command:dispatch");
+        var dispatched = agent.Dispatched.ShouldHaveSingleItem();
+        (dispatched.GetProperty("command").GetString(), dispatched.GetProperty("args")[0].GetString(), dispatched.GetProperty("args")[1].GetString()).ShouldBe(("/bin/sh", "-c", script));
+        var execution = revoked.GetProperty("commandExecutionId").GetGuid();
+        (await Fixture.ScalarAsync<Guid>("SELECT instance_id FROM fleet.command_executions WHERE id = @Id", new { Id = execution })).ShouldBe(box);
+        (await (await viewer.GetAsync($"/api/v1/security/ssh-keys?instanceId={box}&status=REVOKED")).ShouldBeJsonAsync()).GetProperty("count").GetInt32().ShouldBe(1);
         await (await viewer.PostAsync($"/api/v1/security/ssh-keys/{id}/revoke", null)).ShouldBeErrorAsync(HttpStatusCode.Conflict);
+        (await Fixture.ScalarAsync<long>("SELECT count(*) FROM fleet.command_executions")).ShouldBe(1);
         await (await viewer.PostJsonAsync("/api/v1/security/ssh-keys", new { instanceId = box, fingerprint = "SHA256:weakweak", keyType = "ssh-rsa" }))
             .ShouldBeErrorAsync(HttpStatusCode.Conflict);
         await (await viewer.PostAsync($"/api/v1/security/ssh-keys/{Guid.CreateVersion7()}/revoke", null)).ShouldBeErrorAsync(HttpStatusCode.NotFound);

@@ -138,7 +138,7 @@ public sealed class TaskTests(FleetFixture fixture) : FleetTest(fixture)
         execution.PropertyNames().ShouldBe(
         [
             "id", "taskId", "instanceId", "instanceName", "status", "exitCode", "stdout", "stderr", "startedAt", "finishedAt", "durationMs", "triggeredBy", "attempt",
-            "scheduledFor", "commandExecutionId",
+            "scheduledFor", "commandExecutionId", "notificationStatus", "notificationError",
         ]);
         (execution.GetProperty("status").GetString(), execution.GetProperty("exitCode").GetInt32(), execution.GetProperty("stdout").GetString()).ShouldBe(("SUCCESS", 0, "ran /bin/sh"));
         (await (await client.GetAsync($"/api/v1/tasks/{id}/history?status=FAILED")).ShouldBeJsonAsync()).GetProperty("executions").GetArrayLength().ShouldBe(0);

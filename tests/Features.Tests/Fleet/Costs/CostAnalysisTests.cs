@@ -156,6 +156,57 @@ public sealed class CostAnalysisTests(FleetHandlerFixture fixture) : FleetHandle
     }
 
     [Fact]
+    public async Task A_budgets_rule_is_enabled_fires_once_per_breach_and_silences_the_budget_when_disabled()
+    {
+        var instance = await InstanceAsync("spender", "fly", "RUNNING");
+        var operatorUser = await Fixture.CreateUserAsync(BaseRole.Operator);
+        var budget = await Fixture.SendAsAsync(operatorUser, new CreateBudget.Command("capped", 10m, "DAILY", instance, null, null));
+        var rule = (await Fixture.QueryAsync<(bool Enabled, string Type, Guid? InstanceId)>("SELECT enabled, type, instance_id FROM fleet.alert_rules WHERE id = @Id", new { Id = budget.AlertRuleId }))
+            .ShouldHaveSingleItem();
+        rule.ShouldBe((true, "COST", (Guid?)instance));
+        Task<CostAnalysis.Outcome> CheckAsync() => AnalyzeAsync(analysis => analysis.CheckBudgetsAsync(DateTime.UtcNow, 0, CancellationToken.None));
+        Task SpendAsync(decimal usd) => Fixture.ExecuteAsync(
+            "INSERT INTO fleet.cost_entries (id, instance_id, provider, period_start, period_end, total_usd, source) VALUES (platform.uuid_v7(), @Id, 'fly', @Day, @Day + interval '1 day', @Usd, 'actual')",
+            new { Id = instance, Day = DateTime.UtcNow.Date, Usd = usd });
+        Task<long> AlertsAsync() => Fixture.ScalarAsync<long>("SELECT count(*) FROM fleet.alerts WHERE rule_id = @Id", new { Id = budget.AlertRuleId });
+
+        // Breached: one alert, however often the analysis runs.
+        await SpendAsync(12m);
+        var first = (await CheckAsync()).Raised.ShouldHaveSingleItem();
+        (await CheckAsync()).Raised.ShouldBeEmpty();
+        (await CheckAsync()).Raised.ShouldBeEmpty();
+        (await AlertsAsync()).ShouldBe(1);
+
+        // Resolved by hand while the budget is still breached: not raised again for the same breach.
+        await Fixture.SendAsAsync(operatorUser, new ResolveAlert.Command(first));
+        (await CheckAsync()).Raised.ShouldBeEmpty();
+        (await AlertsAsync()).ShouldBe(1);
+
+        // Back under the threshold, then breached again: a new breach, a new alert.
+        await Fixture.ExecuteAsync("DELETE FROM fleet.cost_entries");
+        (await CheckAsync()).Raised.ShouldBeEmpty();
+        (await Fixture.ScalarAsync<bool>("SELECT alert_sent FROM fleet.budgets")).ShouldBeFalse();
+        await SpendAsync(11m);
+        var second = (await CheckAsync()).Raised.ShouldHaveSingleItem();
+        second.ShouldNotBe(first);
+        (await AlertsAsync()).ShouldBe(2);
+
+        // The per-instance evaluator leaves the budget's rule to the cost analysis.
+        var evaluated = await Fixture.WithScopeAsync(scope => new AlertEvaluator(
+            scope.GetRequiredService<DbSession>(), scope.GetRequiredService<EventHub>(), TimeProvider.System, NullLogger.Instance).EvaluateAsync(CancellationToken.None));
+        evaluated.Rules.ShouldBe(0);
+
+        // Disabling the rule silences the budget: the next breach raises nothing.
+        await Fixture.ExecuteAsync("UPDATE fleet.alerts SET status = 'RESOLVED', resolved_at = now()");
+        await Fixture.ExecuteAsync("DELETE FROM fleet.cost_entries");
+        await CheckAsync();
+        await Fixture.SendAsAsync(operatorUser, new DisableAlertRule.Command(budget.AlertRuleId!.Value));
+        await SpendAsync(15m);
+        (await CheckAsync()).Raised.ShouldBeEmpty();
+        (await AlertsAsync()).ShouldBe(2);
+    }
+
+    [Fact]
     public async Task A_fleet_wide_budget_sums_every_instance_of_its_provider()
     {
         var a = await InstanceAsync("a", "fly", "RUNNING");
@@ -173,7 +224,7 @@ public sealed class CostAnalysisTests(FleetHandlerFixture fixture) : FleetHandle
             """,
             new { A = a, B = b, C = c, Today = DateTime.UtcNow.Date });
 
-        var view = await Fixture.SendAsync(new GetBudget.Query(budget.Id));
+        var view = await Fixture.SendAsAsync(admin, new GetBudget.Query(budget.Id));
 
         // 2.5 + 1.5 of fly today; aws and yesterday do not count: 4 of 5 = 80 %, exactly the default threshold.
         (view.SpentUsd, view.SpentPercent, view.RemainingUsd, view.Status).ShouldBe((4m, 80m, 1m, "warning"));
