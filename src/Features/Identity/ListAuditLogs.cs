@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Errors;
@@ -21,7 +23,9 @@ namespace Capstan.Features.Identity;
 /// <c>user_id</c>, <c>team_id</c>, <c>action</c>, <c>resource</c> (the resource type), <c>resource_id</c> and the
 /// inclusive <c>from</c>/<c>to</c> range. Offset pages with <c>page</c> and <c>pageSize</c> (or <c>limit</c>; 50 by
 /// default, at most 200). For deep pages pass the <c>nextCursor</c> of the previous answer as <c>cursor</c>: keyset
-/// paging over the time index, as fast on page 1000 as on page 1 (<c>page</c> is then ignored).
+/// paging over the time index, as fast on page 1000 as on page 1 (<c>page</c> is then ignored). The cursor carries the
+/// total counted for its first page, so deep pages skip the count: the total stays the one the walk started with
+/// (a cursor reused with other filters is counted afresh).
 /// </summary>
 public static class ListAuditLogs
 {
@@ -45,8 +49,8 @@ public static class ListAuditLogs
         string? IpAddress,
         DateTime Timestamp);
 
-    /// <summary>Where the previous page ended.</summary>
-    public sealed record Position(DateTime At, Guid Id);
+    /// <summary>Where the previous page ended, and the total of the walk with the fingerprint of its filters.</summary>
+    public sealed record Position(DateTime At, Guid Id, long? Total = null, string? Filters = null);
 
     internal sealed class Validator : AbstractValidator<Query>
     {
@@ -125,7 +129,10 @@ public static class ListAuditLogs
                 Take = query.Page.Size + 1,
                 Offset = after is null ? query.Page.Offset : 0,
             };
-            var total = await db.ExecuteScalarAsync<long>($"SELECT count(*) {Filter}", parameters, cancellationToken);
+            var filters = Fingerprint(query);
+            var total = after is { Total: { } carried } && after.Filters == filters
+                ? carried
+                : await db.ExecuteScalarAsync<long>($"SELECT count(*) {Filter}", parameters, cancellationToken);
             var rows = await db.QueryAsync<Row>(Page, parameters, cancellationToken);
             var hasMore = rows.Count > query.Page.Size;
             var logs = rows.Take(query.Page.Size)
@@ -137,8 +144,12 @@ public static class ListAuditLogs
             return new Response(
                 logs,
                 PageInfo.Of(page, total) with { HasMore = hasMore },
-                hasMore ? KeysetCursor.Encode(new Position(logs[^1].Timestamp, logs[^1].Id)) : null);
+                hasMore ? KeysetCursor.Encode(new Position(logs[^1].Timestamp, logs[^1].Id, total, filters)) : null);
         }
+
+        /// <summary>A short digest of the filters a total was counted under.</summary>
+        private static string Fingerprint(Query query) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
+            string.Join('\u001f', query.UserId, query.TeamId, query.Action, query.Resource, query.ResourceId, query.From, query.To))))[..16];
 
         private sealed record Row(
             Guid Id, Guid? UserId, string? UserEmail, string? UserName, Guid? TeamId, string Action, string? Resource, string? ResourceId,

@@ -135,6 +135,27 @@ public sealed class ListAuditLogsTests(IdentityAdminFixture fixture) : IdentityA
         pages.ShouldBe(5);
     }
 
+    [Fact]
+    public async Task A_cursor_carries_its_walks_total_and_is_recounted_under_other_filters()
+    {
+        for (var i = 0; i < 4; i++)
+        {
+            await InsertAuditAsync(new AuditRow("thing.happen", "system") { OccurredAt = Start.AddSeconds(i), ResourceType = "thing" });
+        }
+
+        var admin = await ClientAsync(BaseRole.Admin);
+        var first = await (await admin.GetAsync("/api/v1/audit?resource=thing&pageSize=1")).ShouldBeJsonAsync();
+        var cursor = first.GetProperty("nextCursor").GetString();
+        await InsertAuditAsync(new AuditRow("thing.happen", "system") { OccurredAt = Start.AddSeconds(-10), ResourceType = "thing" });
+
+        var deeper = await (await admin.GetAsync($"/api/v1/audit?resource=thing&pageSize=1&cursor={cursor}")).ShouldBeJsonAsync();
+        deeper.GetProperty("pagination").GetProperty("total").GetInt64().ShouldBe(4, "the total the walk started with, not counted again");
+        var refiltered = await (await admin.GetAsync($"/api/v1/audit?resource=thing&action=thing.happen&pageSize=1&cursor={cursor}")).ShouldBeJsonAsync();
+        refiltered.GetProperty("pagination").GetProperty("total").GetInt64().ShouldBe(5, "other filters are counted afresh");
+        var fresh = await (await admin.GetAsync("/api/v1/audit?resource=thing&pageSize=1")).ShouldBeJsonAsync();
+        fresh.GetProperty("pagination").GetProperty("total").GetInt64().ShouldBe(5);
+    }
+
     [Theory]
     [InlineData("user_id=alice", "user_id")]
     [InlineData("team_id=7", "team_id")]
