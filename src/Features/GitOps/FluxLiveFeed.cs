@@ -114,7 +114,7 @@ internal sealed class FluxLiveFeed : IAsyncDisposable
 
                 if (Visible(messages.Current.Data))
                 {
-                    await send(messages.Current.Data.GetRawText(), running.Token);
+                    await send(messages.Current.DataText, running.Token);
                 }
 
                 next = messages.MoveNextAsync().AsTask();

@@ -13,7 +13,30 @@ namespace Capstan.Infrastructure.Events;
 
 /// <summary>A message on the hub: a dotted topic (<c>fleet.logs.&lt;instance&gt;</c>), its JSON data, when it was raised
 /// and by which replica.</summary>
-public sealed record HubMessage(string Topic, JsonElement Data, DateTimeOffset RaisedAt, string Origin);
+public sealed record HubMessage(string Topic, JsonElement Data, DateTimeOffset RaisedAt, string Origin)
+{
+    private string? _dataText;
+    private object? _decoded;
+
+    /// <summary><see cref="Data"/> as JSON text, made once however many subscribers of this replica write it.</summary>
+    public string DataText => _dataText ??= Data.GetRawText();
+
+    /// <summary>What <paramref name="decode"/> makes of <see cref="Data"/>, made once per message and shared by every
+    /// subscriber asking for the same type (a fan-out to a thousand streams decodes once). Racing callers may both
+    /// decode; either result is kept, and both are equal.</summary>
+    public T Decoded<T>(Func<JsonElement, T> decode)
+        where T : class
+    {
+        if (Volatile.Read(ref _decoded) is T decoded)
+        {
+            return decoded;
+        }
+
+        var made = decode(Data);
+        Volatile.Write(ref _decoded, made);
+        return made;
+    }
+}
 
 /// <summary>
 /// The live-update hub (DESIGN §2): an event raised on any replica reaches subscribers on every replica, through

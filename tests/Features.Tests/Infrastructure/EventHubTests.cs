@@ -31,6 +31,34 @@ public sealed class EventHubTests(FeaturesFixture fixture) : HandlerTest(fixture
     }
 
     [Fact]
+    public async Task Every_subscriber_of_a_replica_shares_one_decoding_of_a_message()
+    {
+        var hub = Fixture.Services.GetRequiredService<EventHub>();
+        await hub.Listening;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var first = ReceiveAsync(hub, "test.fanout", 1, timeout.Token);
+        var second = ReceiveAsync(hub, "test.fanout", 1, timeout.Token);
+        await Task.Delay(50);
+        await hub.PublishAsync("test.fanout", new { lines = new[] { "a", "b" } }, timeout.Token);
+        var (one, two) = ((await first).Single(), (await second).Single());
+
+        var decodings = 0;
+        string[] Decode(System.Text.Json.JsonElement data)
+        {
+            Interlocked.Increment(ref decodings);
+            return [.. data.GetProperty("lines").EnumerateArray().Select(line => line.GetString()!)];
+        }
+
+        one.ShouldBeSameAs(two, "one message object is delivered to every subscriber");
+        one.Decoded(Decode).ShouldBe(["a", "b"]);
+        two.Decoded(Decode).ShouldBeSameAs(one.Decoded(Decode));
+        decodings.ShouldBe(1);
+        one.DataText.ShouldBeSameAs(two.DataText);
+        one.DataText.ShouldBe("""{"lines":["a","b"]}""");
+        one.Decoded(data => new List<string> { data.GetRawText() }).Single().ShouldBe(one.DataText, "another type decodes for itself");
+    }
+
+    [Fact]
     public async Task An_event_raised_in_a_transaction_arrives_only_after_commit()
     {
         var hub = Fixture.Services.GetRequiredService<EventHub>();

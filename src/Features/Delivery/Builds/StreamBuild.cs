@@ -146,7 +146,7 @@ public static class StreamBuild
                 var message = subscription.Current;
                 if (message.Data.TryGetProperty("event_type", out var type) && type.GetString() is { } eventType)
                 {
-                    await frames.WriteAsync((eventType, message.Data.GetRawText()), token);
+                    await frames.WriteAsync((eventType, message.DataText), token);
                 }
 
                 next = subscription.MoveNextAsync();

@@ -80,7 +80,7 @@ public static class StreamImport
 
                                 var message = subscription.Current;
                                 var eventType = message.Data.TryGetProperty("event_type", out var type) ? type.GetString() ?? "log" : "log";
-                                await sse.WriteEventAsync(eventType, message.Data.GetRawText(), cancellationToken: token);
+                                await sse.WriteEventAsync(eventType, message.DataText, cancellationToken: token);
                                 if (eventType is "complete" or "failed")
                                 {
                                     break;

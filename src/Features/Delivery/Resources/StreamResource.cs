@@ -129,7 +129,7 @@ public static class StreamResource
             var next = first;
             while (await next)
             {
-                await frames.WriteAsync(("status_update", subscription.Current.Data.GetRawText()), token);
+                await frames.WriteAsync(("status_update", subscription.Current.DataText), token);
                 next = subscription.MoveNextAsync();
             }
         }

@@ -150,7 +150,7 @@ public static class StreamWorkflowStatus
 
                 if (eventType is DeliveryEvents.NodeUpdate or DeliveryEvents.WorkflowSync)
                 {
-                    await frames.WriteAsync((eventType, message.Data.GetRawText()), token);
+                    await frames.WriteAsync((eventType, message.DataText), token);
                 }
 
                 next = subscription.MoveNextAsync();

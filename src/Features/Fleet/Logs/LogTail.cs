@@ -46,13 +46,13 @@ internal static class LogTail
 
                 var message = messages.Current;
                 next = messages.MoveNextAsync().AsTask();
-                foreach (var log in Lines(message.Data))
+                foreach (var (log, text) in message.Decoded(Lines))
                 {
                     if (instanceIds.Contains(log.InstanceId)
                         && (levels.Length == 0 || levels.Contains(log.Level))
                         && (sources.Length == 0 || sources.Contains(log.Source)))
                     {
-                        await stream.WriteEventAsync(null, JsonSerializer.Serialize(log, Json), cancellationToken: cancellationToken);
+                        await stream.WriteEventAsync(null, text, cancellationToken: cancellationToken);
                     }
                 }
             }
@@ -77,8 +77,12 @@ internal static class LogTail
         }
     }
 
-    private static IEnumerable<LogView> Lines(JsonElement data) =>
+    /// <summary>A message's log lines, each with its JSON as the stream writes it: decoded and serialized once per
+    /// message on this replica, then shared by every tail.</summary>
+    private static LogLine[] Lines(JsonElement data) =>
         data.ValueKind == JsonValueKind.Object && data.TryGetProperty("logs", out var logs) && logs.ValueKind == JsonValueKind.Array
-            ? logs.Deserialize<List<LogView>>(Json) ?? []
+            ? [.. (logs.Deserialize<List<LogView>>(Json) ?? []).Select(log => new LogLine(log, JsonSerializer.Serialize(log, Json)))]
             : [];
+
+    private sealed record LogLine(LogView Log, string Text);
 }
