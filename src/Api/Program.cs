@@ -9,6 +9,11 @@ if (MigrateCommand.IsRequested(args))
     return await MigrateCommand.RunAsync(app);
 }
 
+if (VerbCommand.Find(app, args) is { } verb)
+{
+    return await VerbCommand.RunAsync(app, verb, args);
+}
+
 app.UseCapstanApi();
 await app.RunAsync();
 return 0;

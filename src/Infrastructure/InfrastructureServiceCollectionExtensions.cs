@@ -58,6 +58,8 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<SessionTokens>();
         services.AddSingleton<CsrfTokens>();
         services.AddSingleton<CredentialStore>();
+        services.AddSingleton<CredentialCheckCache>();
+        services.AddHostedService<CredentialCheckCacheInvalidation>();
         services.AddSingleton<AgentCredentials>();
         services.AddSingleton<RateLimiter>();
         services.AddSingleton<AuthSettings>();
@@ -88,12 +90,16 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddMediation(assemblies);
         services.AddCarterModules(assemblies);
 
-        // Start-up tasks and recurring jobs live beside the slices of their area.
+        // Start-up tasks, command-line verbs and recurring jobs live beside the slices of their area.
         foreach (var type in assemblies.SelectMany(assembly => assembly.GetTypes()).Where(type => type is { IsAbstract: false, IsInterface: false }))
         {
             if (typeof(IStartupTask).IsAssignableFrom(type))
             {
                 services.AddSingleton(typeof(IStartupTask), type);
+            }
+            else if (typeof(CommandLine.ICommandLineVerb).IsAssignableFrom(type))
+            {
+                services.AddSingleton(typeof(CommandLine.ICommandLineVerb), type);
             }
             else if (typeof(RecurringJob).IsAssignableFrom(type))
             {

@@ -55,9 +55,16 @@ public class ApiFactory(
         builder.UseSetting("Identity:LoginRateLimit:PermitPerMinute", "100000");
         builder.UseSetting("Identity:ChangePasswordRateLimit:PermitPer15Minutes", "100000");
         builder.UseSetting("Identity:TicketRateLimit:PermitPerMinute", "100000");
+        // The global limits stay on (every request is counted) but far above what a test sends; they are tested with
+        // low limits on hosts of their own.
+        builder.UseSetting("RateLimits:PerIp:Limit", "10000000");
+        builder.UseSetting("RateLimits:PerUser:Limit", "10000000");
         // Tests create their own users and run background jobs by hand.
         builder.UseSetting("Identity:BootstrapAdmin", "false");
         builder.UseSetting("Jobs:Enabled", "false");
+        // Many tests change users, keys and grants with SQL and assert the very next request; the credential cache
+        // (which would let that request through for up to its lifetime) is tested on hosts of its own.
+        builder.UseSetting("Identity:CredentialCacheMilliseconds", "0");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);

@@ -32,6 +32,9 @@ public sealed class HttpStandIn : IAsyncDisposable
 
     public TimeSpan Delay { get; set; } = TimeSpan.Zero;
 
+    /// <summary>What every answer carries (JSON when it starts with <c>{</c> or <c>[</c>).</summary>
+    public string ResponseBody { get; set; } = "ok";
+
     public string BaseUrl { get; private set; } = string.Empty;
 
     public string Url(string path) => BaseUrl + path;
@@ -58,7 +61,12 @@ public sealed class HttpStandIn : IAsyncDisposable
             }
 
             context.Response.StatusCode = standIn.Responses.TryDequeue(out var status) ? status : StatusCodes.Status200OK;
-            await context.Response.WriteAsync("ok");
+            if (standIn.ResponseBody.StartsWith('{') || standIn.ResponseBody.StartsWith('['))
+            {
+                context.Response.ContentType = "application/json";
+            }
+
+            await context.Response.WriteAsync(standIn.ResponseBody);
         });
         await app.StartAsync();
         standIn.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');

@@ -67,6 +67,10 @@ public sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogge
             case JsonException json:
                 await ErrorResponseWriter.WriteAsync(context, 400, DescribeJson(json));
                 break;
+            case InvalidOperationException when HasInner<System.Text.DecoderFallbackException>(exception):
+                // System.Text.Json reading a string that is not valid UTF-8 (JsonElement, JsonNode, dictionaries).
+                await ErrorResponseWriter.WriteAsync(context, 400, "Malformed JSON body: text is not valid UTF-8");
+                break;
             case PostgresException postgres when MapPostgres(postgres) is { } mapped:
                 logger.LogInformation("Database refused the request: {SqlState} {Constraint}", postgres.SqlState, postgres.ConstraintName);
                 await ErrorResponseWriter.WriteAsync(context, mapped.Status, mapped.Message);
@@ -96,6 +100,8 @@ public sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogge
         PostgresErrorCodes.CheckViolation or PostgresErrorCodes.NotNullViolation => (400, "The request violates a data constraint"),
         PostgresErrorCodes.StringDataRightTruncation or PostgresErrorCodes.NumericValueOutOfRange => (400, "A value is out of range"),
         PostgresErrorCodes.InvalidTextRepresentation or PostgresErrorCodes.InvalidDatetimeFormat => (400, "A value has an invalid format"),
+        // A NUL character or bytes the database encoding cannot hold, in any text a caller sent.
+        PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.UntranslatableCharacter => (400, "A value contains characters that are not allowed"),
         PostgresErrorCodes.QueryCanceled => (503, "The database did not answer in time"),
         PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
             or PostgresErrorCodes.TooManyConnections => (503, "Database unavailable"),
@@ -153,6 +159,20 @@ public sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogge
 
         var path = string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? null : exception.Path;
         return path is null ? "Malformed JSON body" : $"Malformed JSON body: invalid value at {path}";
+    }
+
+    private static bool HasInner<T>(Exception exception)
+        where T : Exception
+    {
+        for (var inner = exception.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is T)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string Summarise(Dictionary<string, string[]> details) =>

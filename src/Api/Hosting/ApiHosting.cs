@@ -28,6 +28,7 @@ public static class ApiHosting
         // Binding failures (bad JSON, wrong types) throw, so the error middleware can answer them in the one shape.
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.AddApiDocs();
+        builder.Services.AddListCompression();
         // Route body limits (RequestBodyLimitMiddleware) bound uploads; the form reader must not cut them shorter.
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(form => form.MultipartBodyLengthLimit = 512L << 20);
         builder.Services
@@ -60,6 +61,7 @@ public static class ApiHosting
         app.UseMiddleware<RequestLoggingMiddleware>();
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.UseMiddleware<SecurityHeadersMiddleware>();
+        app.UseResponseCompression();
         app.UseMiddleware<ApiVersionRewriteMiddleware>();
         app.UseMiddleware<RequestContextMiddleware>();
         // WebSocket upgrades (/api/v1/ws, ticket authentication on upgrades) need the feature this middleware adds.
@@ -71,9 +73,13 @@ public static class ApiHosting
         app.UseMiddleware<StartupGateMiddleware>();
         app.UseMiddleware<FeatureGateMiddleware>();
         app.UseAuthentication();
+        // Global per-address and per-user limits (shared across replicas); after authentication so the user is known.
+        app.UseMiddleware<Capstan.Infrastructure.Http.RequestRateLimitMiddleware>();
         app.UseAuthorization();
         app.UseMiddleware<AgentAuthenticationMiddleware>();
         app.UseMiddleware<CsrfMiddleware>();
+        // SIGTERM ends live streams with a final event instead of holding the shutdown open.
+        app.UseMiddleware<Capstan.Infrastructure.Http.StreamShutdownMiddleware>();
         app.MapCarter();
         return app;
     }

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http.Metadata;
 namespace Capstan.Api.Middleware;
 
 /// <summary>
-/// Bodies above the endpoint's limit (its <see cref="IRequestSizeLimitMetadata"/>, else <c>Api:MaxRequestBodyBytes</c>,
+/// A Content-Type naming a character set .NET does not know gets 415. Bodies above the endpoint's limit (its <see cref="IRequestSizeLimitMetadata"/>, else <c>Api:MaxRequestBodyBytes</c>,
 /// 1 MB by default) get 413: at once when Content-Length says so, otherwise while the body is read (chunked uploads).
 /// </summary>
 public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IConfiguration configuration)
@@ -15,6 +15,12 @@ public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IConfigurat
 
     public Task InvokeAsync(HttpContext context)
     {
+        if (UnknownCharset(context.Request.ContentType))
+        {
+            // The JSON and form readers would fail on an encoding .NET does not know; say so instead of a 500.
+            return ErrorResponseWriter.WriteAsync(context, 415, "Unsupported character set in Content-Type; send UTF-8");
+        }
+
         var limit = context.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>()?.MaxRequestBodySize ?? _defaultLimit;
         if (context.Request.ContentLength is { } length && length > limit)
         {
@@ -32,6 +38,30 @@ public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IConfigurat
         }
 
         return next(context);
+    }
+
+    private static bool UnknownCharset(string? contentType)
+    {
+        if (string.IsNullOrEmpty(contentType) || !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media))
+        {
+            return false;
+        }
+
+        var charset = media.Charset.Value?.Trim('"');
+        if (string.IsNullOrEmpty(charset))
+        {
+            return false;
+        }
+
+        try
+        {
+            System.Text.Encoding.GetEncoding(charset);
+            return false;
+        }
+        catch (ArgumentException)
+        {
+            return true;
+        }
     }
 
     private static string TooLarge(long limit) =>

@@ -17,6 +17,7 @@ public sealed class CapstanAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     CredentialStore credentials,
+    CredentialCheckCache cache,
     SessionTokens sessionTokens,
     CsrfTokens csrfTokens) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
@@ -29,15 +30,17 @@ public sealed class CapstanAuthenticationHandler(
         var authorization = Request.Headers.Authorization.ToString();
         if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            check = await FromBearerAsync(authorization[7..].Trim(), cancellationToken);
+            var bearer = authorization[7..].Trim();
+            check = await cache.GetOrLookupAsync(CredentialCheckCache.KeyOf("bearer", bearer), token => FromBearerAsync(bearer, token), cancellationToken);
         }
         else if (Request.Headers["X-Api-Key"].ToString() is { Length: > 0 } apiKey)
         {
-            check = await credentials.FromApiKeyAsync(apiKey, cancellationToken);
+            check = await cache.GetOrLookupAsync(CredentialCheckCache.KeyOf("key", apiKey), token => credentials.FromApiKeyAsync(apiKey, token), cancellationToken);
         }
         else if (Request.Cookies[SessionCookies.SessionName] is { Length: > 0 } sessionToken)
         {
-            check = await credentials.FromSessionTokenAsync(sessionToken, cancellationToken);
+            check = await cache.GetOrLookupAsync(
+                CredentialCheckCache.KeyOf("cookie", sessionToken), token => credentials.FromSessionTokenAsync(sessionToken, token), cancellationToken);
             if (check.Caller?.SessionId is { } sessionId)
             {
                 KeepCookiesFresh(sessionToken, sessionId, check);
@@ -96,9 +99,14 @@ public sealed class CapstanAuthenticationHandler(
         }
 
         var claims = await sessionTokens.ReadAsync(token, TimeSpan.Zero);
-        return claims is null
-            ? CredentialCheck.Refused("Invalid or expired token")
-            : await credentials.FromSessionAsync(claims.SessionId, claims.UserId, cancellationToken);
+        if (claims is null)
+        {
+            return CredentialCheck.Refused("Invalid or expired token");
+        }
+
+        // Bearer answers set no cookies, so ExpiresAt only bounds how long the credential cache may keep this one.
+        var check = await credentials.FromSessionAsync(claims.SessionId, claims.UserId, cancellationToken);
+        return check.ExpiresAt is { } expiresAt && claims.ExpiresAt < expiresAt ? check with { ExpiresAt = claims.ExpiresAt } : check;
     }
 
     // A sliding session re-issues its cookie; a session whose page lost the CSRF cookie gets it back.

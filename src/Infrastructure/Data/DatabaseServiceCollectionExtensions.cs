@@ -39,6 +39,16 @@ public static class DatabaseServiceCollectionExtensions
             builder.Timeout = 5;
         }
 
+        // Statements run over and over (every slice's SQL is a constant) are prepared once per pooled connection, so the
+        // server skips parsing and planning them after the second use. "Max Auto Prepare=0" in the connection string
+        // turns this off (e.g. behind a transaction-pooling proxy).
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (!given.ContainsKey("Max Auto Prepare") && !given.ContainsKey("MaxAutoPrepare"))
+        {
+            builder.MaxAutoPrepare = 200;
+            builder.AutoPrepareMinUsages = 2;
+        }
+
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
         dataSourceBuilder.UseLoggerFactory(loggerFactory);
         return dataSourceBuilder.Build();

@@ -106,7 +106,7 @@ public sealed class CredentialStore(IServiceProvider services, IConfiguration co
         var caller = keyRole < userRole
             ? BuildCaller(row with { Grants = "[]" }, keyRole, AuthMethod.ApiKey, null, row.KeyId)
             : BuildCaller(row, userRole, AuthMethod.ApiKey, null, row.KeyId);
-        return new CredentialCheck(caller, null);
+        return new CredentialCheck(caller, null, ExpiresAt: row.ExpiresAt is { } keyExpiry ? new DateTimeOffset(keyExpiry, TimeSpan.Zero) : null);
     }
 
     /// <summary>Consumes a WebSocket ticket: the first use wins, across replicas.</summary>

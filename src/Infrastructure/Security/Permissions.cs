@@ -90,6 +90,7 @@ public static class Permissions
     public const string ExtensionPolicyEdit = "extension.policy.edit";
     public const string TaskManage = "task.manage";
     public const string SecurityManage = "security.manage";
+    public const string SecurityFeedImport = "security.feed.import";
     public const string VaultEdit = "vault.edit";
     public const string VaultReveal = "vault.reveal";
     public const string CatalogRefresh = "catalog.refresh";
@@ -175,6 +176,7 @@ public static class PermissionCatalog
         new(Permissions.ExtensionPolicyEdit, "Fleet", "Set and delete extension policies.", BaseRole.Operator),
         new(Permissions.TaskManage, "Fleet", "Create, change, pause, resume and trigger scheduled tasks.", BaseRole.Viewer),
         new(Permissions.SecurityManage, "Fleet", "Triage vulnerabilities, trigger scans, record rotations and SSH keys.", BaseRole.Viewer),
+        new(Permissions.SecurityFeedImport, "Fleet", "Import OSV records into the local vulnerability feed.", BaseRole.Admin),
         new(Permissions.VaultEdit, "Fleet", "Create, update, rotate and delete vault secrets.", BaseRole.Operator),
         new(Permissions.VaultReveal, "Fleet", "Reveal a vault secret's value.", BaseRole.Admin),
         new(Permissions.CatalogRefresh, "Fleet", "Force a refresh of a provider's compute catalog.", BaseRole.Admin),

@@ -117,6 +117,12 @@ public sealed class ImportRoutesTests(DeliveryFixture fixture, FakeKubernetesFix
         await (await client.PostAsync("/v1/api/import/upload", new MultipartFormDataContent { { new StringContent("x"), "namespace" } })).ShouldBeErrorAsync(HttpStatusCode.BadRequest);
         await (await client.PostAsync("/v1/api/import/upload", Upload("c.yml", Encoding.UTF8.GetBytes("services:\n  a:\n    image: x\nbogus: 1\n")))).ShouldBeErrorAsync(HttpStatusCode.BadRequest);
         await (await client.PostAsync("/v1/api/import/upload", Upload("c.yml", new byte[(1 << 20) + 10]))).ShouldBeErrorAsync(HttpStatusCode.RequestEntityTooLarge);
+
+        // A body whose parts do not follow the declared boundary is malformed input (400), not a server fault.
+        var broken = new ByteArrayContent("--nope\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.yml\"\r\n\r\nxx"u8.ToArray());
+        broken.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=other");
+        (await (await client.PostAsync("/v1/api/import/upload", broken)).ShouldBeErrorAsync(HttpStatusCode.BadRequest))
+            .GetProperty("message").GetString()!.ShouldStartWith("Malformed multipart body");
     }
 
     [Fact]

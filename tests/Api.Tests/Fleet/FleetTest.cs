@@ -13,7 +13,8 @@ public sealed class FleetFixture : ApiFixture
     public SmtpStandIn Smtp { get; } = SmtpStandIn.Start();
 
     /// <summary>A stand-in <c>sindri</c> CLI: <c>deploy --config FILE</c> fails with exit 3 when the file mentions
-    /// <c>fail-me</c>, else prints what it deployed and whether it got the API_TOKEN secret.</summary>
+    /// <c>fail-me</c>, else prints what it deployed and whether it got the API_TOKEN secret; <c>profile list --json</c>
+    /// and <c>profile info fullstack --json</c> answer two profiles.</summary>
     public string FakeSindri { get; } = WriteFakeSindri();
 
     public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
@@ -54,6 +55,14 @@ public sealed class FleetFixture : ApiFixture
                 echo "deployed $(grep '^name:' "$3")"
                 if [ -n "$API_TOKEN" ]; then echo "api token received"; fi
                 echo "deployment $SINDRI_DEPLOYMENT_ID"
+                exit 0
+            fi
+            if [ "$1" = "profile" ] && [ "$2" = "list" ]; then
+                echo '[{"name":"minimal","description":"Just the basics","extensions":["git","nodejs"]},{"name":"fullstack","description":"Web development"}]'
+                exit 0
+            fi
+            if [ "$1" = "profile" ] && [ "$2" = "info" ] && [ "$3" = "fullstack" ]; then
+                echo '{"name":"fullstack","description":"Web development","extensions":[{"name":"nodejs"},{"name":"python"},{"name":"docker"}]}'
                 exit 0
             fi
             echo "unknown command" >&2

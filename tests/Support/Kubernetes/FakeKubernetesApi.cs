@@ -341,6 +341,13 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             return;
         }
 
+        if (path == "api")
+        {
+            // The legacy group's versions (kubectl's discovery asks for them first).
+            await WriteJsonAsync(context, 200, new JsonObject { ["kind"] = "APIVersions", ["versions"] = new JsonArray("v1") });
+            return;
+        }
+
         if (path == "apis")
         {
             var groups = new JsonArray();

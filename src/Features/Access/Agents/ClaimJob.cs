@@ -35,14 +35,25 @@ public static class ClaimJob
 
     internal sealed class Handler(DbSession db, RequestContext request, AuditTrail audit, AccessMetrics metrics) : IRequestHandler<Command, ClaimedJob?>
     {
+        // The oldest queued job and the oldest job whose lease ran out, each from its own partial index (migration 0131),
+        // so live leases are never stepped over; the older of the two is claimed.
         private const string Claim = """
-            WITH next AS (
-                SELECT id FROM access.jobs
-                WHERE (status = 'queued' OR (status = 'claimed' AND claim_expires_at < now()))
-                  AND CAST(@Scope AS jsonb) @> agent_scope
+            WITH queued AS (
+                SELECT id, created_at FROM access.jobs
+                WHERE status = 'queued' AND CAST(@Scope AS jsonb) @> agent_scope
                 ORDER BY created_at, id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
+            ), expired AS (
+                SELECT id, created_at FROM access.jobs
+                WHERE status = 'claimed' AND claim_expires_at < now() AND CAST(@Scope AS jsonb) @> agent_scope
+                ORDER BY created_at, id
+                LIMIT 1
+                FOR UPDATE SKIP LOCKED
+            ), next AS (
+                SELECT id FROM (SELECT id, created_at FROM queued UNION ALL SELECT id, created_at FROM expired) candidates
+                ORDER BY created_at, id
+                LIMIT 1
             )
             UPDATE access.jobs j
             SET status = 'claimed', claimed_by = @AgentId, claimed_at = now(), claim_expires_at = now() + make_interval(secs => @LeaseSeconds),

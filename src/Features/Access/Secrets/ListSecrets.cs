@@ -16,8 +16,9 @@ namespace Capstan.Features.Access.Secrets;
 
 /// <summary><c>GET /api/v1/secrets</c> (seeds 003 and 004, one resource): secret metadata — never values — with seed
 /// 003's filters: <c>cluster_name</c>, <c>provider</c> (or <c>provider_type</c>), <c>ref_prefix</c>, <c>status</c>,
-/// repeated <c>label=key:value</c> (all must match), <c>source</c>; <c>limit</c> (default 100, at most 1000) and
-/// <c>offset</c>. Ordered by cluster and ref. <c>{items, total, limit, offset}</c>.</summary>
+/// repeated <c>label=key:value</c> (all must match), <c>source</c>; seed 004's <c>instanceId</c> and <c>type</c> (vault
+/// labels); <c>limit</c> (default 100, at most 1000) and <c>offset</c>. Ordered by cluster and ref.
+/// <c>{items, total, limit, offset}</c>.</summary>
 public static class ListSecrets
 {
     public sealed record Query(
@@ -115,7 +116,10 @@ public static class ListSecrets
                             query["ref_prefix"].FirstOrDefault(),
                             query["status"].FirstOrDefault(),
                             query["source"].FirstOrDefault(),
-                            [.. query["label"].Where(label => !string.IsNullOrEmpty(label)).Select(label => label!)],
+                            [
+                                .. query["label"].Where(label => !string.IsNullOrEmpty(label)).Select(label => label!),
+                                .. Seed004Labels(query),
+                            ],
                             Number(query["limit"].FirstOrDefault(), "limit"),
                             Number(query["offset"].FirstOrDefault(), "offset")),
                         cancellationToken));
@@ -123,9 +127,26 @@ public static class ListSecrets
                 .RequirePermission(Permissions.SecretList)
                 .WithName(nameof(ListSecrets))
                 .WithTags(AccessRoutes.Secrets)
-                .WithSummary("List secrets (metadata only): discovered, and vault once fleet adds it")
+                .WithSummary("List secrets (metadata only): discovered and vault")
                 .Produces<Response>(200)
                 .ProducesErrors(400, 401, 403);
+
+        /// <summary>Seed 004's vault filters as label filters: <c>instanceId</c> (a UUID) and <c>type</c>.</summary>
+        private static IEnumerable<string> Seed004Labels(IQueryCollection query)
+        {
+            var instance = query["instanceId"].FirstOrDefault() ?? query["instance_id"].FirstOrDefault();
+            if (!string.IsNullOrEmpty(instance))
+            {
+                yield return Guid.TryParse(instance, out var id)
+                    ? $"instance_id:{id}"
+                    : throw BadRequestException.ForField("instanceId", "instanceId must be a UUID");
+            }
+
+            if (query["type"].FirstOrDefault() is { Length: > 0 } type)
+            {
+                yield return $"type:{type.Trim().ToUpperInvariant()}";
+            }
+        }
 
         private static int? Number(string? value, string field) =>
             value is null ? null : int.TryParse(value, out var number) ? number : throw BadRequestException.ForField(field, $"{field} must be an integer");

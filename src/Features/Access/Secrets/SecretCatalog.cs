@@ -69,13 +69,11 @@ internal sealed class SecretRow
 }
 
 /// <summary>
-/// The catalog both <c>/secrets</c> routes read. Today it holds only <c>access.discovered_secrets</c>: the fleet vault
-/// table does not exist on this branch. The vault side joins as one more branch of the UNION ALL, projecting the same
-/// columns — expected from <c>fleet.vault_secrets</c>: <c>id</c>; <c>'vault' AS source</c>; <c>name</c>;
-/// <c>NULL AS cluster_name</c>; <c>'vault' AS provider_type</c>; <c>name AS secret_ref</c>; <c>'{}'</c> provider config;
-/// its tags/labels object as <c>labels</c>; <c>version::text</c>; <c>NULL</c> checksum and source timestamps;
-/// <c>'present'</c> status (or its own); <c>created_at</c>/<c>updated_at</c> also as first/last seen — never a value
-/// column.
+/// The catalog both <c>/secrets</c> routes read: <c>access.discovered_secrets</c> and the fleet vault
+/// (<c>fleet.vault_secrets</c>) as one UNION ALL projecting the same columns. A vault row is <c>source = 'vault'</c>,
+/// <c>provider_type = 'vault'</c>, its name as <c>secret_ref</c>, no cluster, <c>labels</c> = <c>{type, instance_id?,
+/// scope?}</c> (so seed 004's <c>type</c>/<c>instanceId</c> filters are label filters), its version as text, status
+/// <c>present</c>, created/updated also as first/last seen — never a value column.
 /// </summary>
 internal static class SecretCatalog
 {
@@ -84,6 +82,13 @@ internal static class SecretCatalog
                provider_config, labels, version, checksum, created_at_source, updated_at_source, status,
                first_seen_at, last_seen_at, created_at, updated_at
         FROM access.discovered_secrets
+        UNION ALL
+        SELECT id, 'vault'::text, name, NULL::text, 'vault'::text, name,
+               '{}'::jsonb, jsonb_strip_nulls(jsonb_build_object('type', type, 'instance_id', instance_id::text,
+                                                                 'scope', CASE WHEN cardinality(scope) > 0 THEN array_to_string(scope, ',') END)),
+               version::text, NULL::text, NULL::timestamptz, NULL::timestamptz, 'present'::text,
+               created_at, updated_at, created_at, updated_at
+        FROM fleet.vault_secrets
         """;
 
     public const string Columns = """

@@ -55,7 +55,17 @@ public static class UploadImport
                         throw BadRequestException.ForField("file", "No file uploaded: send multipart/form-data with a 'file' field");
                     }
 
-                    var form = await http.ReadFormAsync(cancellationToken);
+                    IFormCollection form;
+                    try
+                    {
+                        form = await http.ReadFormAsync(cancellationToken);
+                    }
+                    catch (Exception exception) when (exception is InvalidDataException or IOException)
+                    {
+                        // A body that does not follow its declared boundary is the client's mistake, not ours.
+                        throw BadRequestException.ForField("file", $"Malformed multipart body: {exception.Message}");
+                    }
+
                     var file = form.Files.GetFile("file") ?? throw BadRequestException.ForField("file", "No file uploaded: the 'file' field is missing");
                     if (file.Length > ComposeFile.MaxBytes)
                     {

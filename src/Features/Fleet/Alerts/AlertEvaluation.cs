@@ -70,7 +70,8 @@ public sealed class AlertEvaluation(IServiceProvider services, ILogger<AlertEval
         }
     }
 
-    private static async Task NotifyAsync(DbSession db, EnvelopeCipher cipher, NotificationSender sender, IReadOnlyList<Guid> alertIds, CancellationToken cancellationToken)
+    /// <summary>Delivers fired alerts to their rules' enabled channels (also used for budget alerts of the cost analysis).</summary>
+    internal static async Task NotifyAsync(DbSession db, EnvelopeCipher cipher, NotificationSender sender, IReadOnlyList<Guid> alertIds, CancellationToken cancellationToken)
     {
         var alerts = await db.QueryAsync<AlertRow>(Alerts, new { Ids = alertIds.ToArray() }, cancellationToken);
         var channels = (await db.QueryAsync<ChannelRow>(Channels, new { RuleIds = alerts.Select(alert => alert.RuleId).Distinct().ToArray() }, cancellationToken))

@@ -37,9 +37,10 @@ internal static class CommandDispatch
 
     public static TimeSpan Grace(IConfiguration configuration) => TimeSpan.FromMilliseconds(configuration.GetValue("Fleet:Commands:GraceMs", 5000));
 
-    /// <summary>Dispatches <paramref name="spec"/> to each instance, inside the session's transaction.</summary>
+    /// <summary>Dispatches <paramref name="spec"/> to each instance, inside the session's transaction (<paramref name="userId"/> is null for
+    /// runs no user started, such as scheduled tasks).</summary>
     public static async Task<List<Target>> DispatchAsync(
-        DbSession db, EventHub hub, FleetVisibility.TeamScope scope, IReadOnlyList<Guid> instanceIds, Guid userId, Guid? batchId, Spec spec, DateTime now,
+        DbSession db, EventHub hub, FleetVisibility.TeamScope scope, IReadOnlyList<Guid> instanceIds, Guid? userId, Guid? batchId, Spec spec, DateTime now,
         CancellationToken cancellationToken)
     {
         var instances = (await db.QueryAsync<InstanceRow>(Instances, new { Ids = instanceIds.ToArray(), scope.SeesAllTeams, scope.TeamIds }, cancellationToken))

@@ -19,7 +19,7 @@ namespace Capstan.Features.Fleet.Logs;
 /// <summary><c>POST /api/v1/logs/ingest/batch</c> (seed 004): <c>{entries: [...]}</c> of 1..1000 lines, written in one
 /// binary COPY inside one transaction (all or nothing) → 201 <c>{count, ids}</c>. More than 1000 entries is a 413, an
 /// empty batch or a bad entry a 400 naming <c>entries[i].field</c>, an unknown instance a 404. Each instance's lines are
-/// raised on the event hub for live tails. Agents' <c>log:batch</c> messages arrive here too.</summary>
+/// raised on the event hub for live tails, in one message per batch. Agents' <c>log:batch</c> messages arrive here too.</summary>
 public static class IngestLogBatch
 {
     public const int MaxEntries = 1000;
@@ -87,10 +87,11 @@ public static class IngestLogBatch
             }
 
             await LogWriter.CopyAsync(db, logs, cancellationToken);
-            foreach (var group in logs.GroupBy(log => log.InstanceId))
-            {
-                await hub.PublishAsync(db, $"fleet.logs.{group.Key}", new { type = "batch", instanceId = group.Key, count = group.Count(), logs = group.ToList() }, cancellationToken);
-            }
+            // One hub message for the whole batch, not one per instance (a collector's batch can span a thousand
+            // instances): live tails pick their lines out of it by instance id.
+            var single = ids.Length == 1 ? ids[0] : (Guid?)null;
+            await hub.PublishAsync(
+                db, single is { } instance ? $"fleet.logs.{instance}" : "fleet.logs.batch", new { type = "batch", instanceId = single, count = logs.Count, logs }, cancellationToken);
 
             return new Response(logs.Count, [.. logs.Select(log => log.Id)]);
         }

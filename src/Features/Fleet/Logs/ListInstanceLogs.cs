@@ -21,7 +21,8 @@ public static class ListInstanceLogs
         Guid InstanceId, string? Level, string? Source, Guid? DeploymentId, string? Search, DateTimeOffset? From, DateTimeOffset? To,
         PageRequest Page, string? Cursor) : IQuery<Response>;
 
-    public sealed record Response(Guid InstanceId, IReadOnlyList<LogView> Logs, IReadOnlyList<LogView> Data, PageInfo Pagination, string? NextCursor);
+    /// <summary><c>totalExact</c> is false when more than <see cref="LogSearch.CountLimit"/> lines match.</summary>
+    public sealed record Response(Guid InstanceId, IReadOnlyList<LogView> Logs, IReadOnlyList<LogView> Data, PageInfo Pagination, string? NextCursor, bool TotalExact);
 
     internal sealed class Validator : AbstractValidator<Query>
     {
@@ -57,7 +58,7 @@ public static class ListInstanceLogs
                 query.Page,
                 query.Cursor,
                 cancellationToken);
-            return new Response(query.InstanceId, page.Logs, page.Logs, page.Pagination, page.NextCursor);
+            return new Response(query.InstanceId, page.Logs, page.Logs, page.Pagination, page.NextCursor, page.TotalExact);
         }
     }
 

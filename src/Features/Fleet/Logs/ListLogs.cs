@@ -22,7 +22,9 @@ public static class ListLogs
         Guid? InstanceId, string? Level, string? Source, Guid? DeploymentId, string? Search, DateTimeOffset? From, DateTimeOffset? To,
         PageRequest Page, string? Cursor) : IQuery<Response>;
 
-    public sealed record Response(IReadOnlyList<LogView> Logs, IReadOnlyList<LogView> Data, PageInfo Pagination, string? NextCursor);
+    /// <summary><c>totalExact</c> is false when more than <see cref="LogSearch.CountLimit"/> lines match: the total is then
+    /// that many, and <c>nextCursor</c> pages on.</summary>
+    public sealed record Response(IReadOnlyList<LogView> Logs, IReadOnlyList<LogView> Data, PageInfo Pagination, string? NextCursor, bool TotalExact);
 
     internal sealed class Validator : AbstractValidator<Query>
     {
@@ -49,7 +51,7 @@ public static class ListLogs
                 query.Page,
                 query.Cursor,
                 cancellationToken);
-            return new Response(page.Logs, page.Logs, page.Pagination, page.NextCursor);
+            return new Response(page.Logs, page.Logs, page.Pagination, page.NextCursor, page.TotalExact);
         }
     }
 

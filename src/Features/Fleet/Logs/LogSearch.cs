@@ -8,12 +8,16 @@ namespace Capstan.Features.Fleet.Logs;
 /// deployment, time range, and search that is real full text (the <c>english</c> tsvector with its GIN index, web-search
 /// syntax) or, for fragments full text cannot match, a substring (ILIKE served by the trigram index). Newest first.
 /// Pages by <c>page</c>/<c>limit</c>, or by keyset with <c>cursor</c> (each page's <c>nextCursor</c>), which stays fast
-/// however deep it goes.
+/// however deep it goes. Totals are exact up to <see cref="CountLimit"/> matches and say so (<c>totalExact</c>).
 /// </summary>
 internal static class LogSearch
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 500;
+
+    /// <summary>Totals are counted up to this many matches; past it <c>pagination.total</c> is this number and
+    /// <c>totalExact</c> false (page on with <c>nextCursor</c>).</summary>
+    public const int CountLimit = 1000;
 
     private const string Filter = $"""
         FROM fleet.logs l
@@ -32,7 +36,7 @@ internal static class LogSearch
 
     public sealed record Position(DateTime At, Guid Id);
 
-    public sealed record Page(IReadOnlyList<LogView> Logs, PageInfo Pagination, string? NextCursor);
+    public sealed record Page(IReadOnlyList<LogView> Logs, PageInfo Pagination, string? NextCursor, bool TotalExact);
 
     public static async Task<Page> RunAsync(
         DbSession db, FleetVisibility.TeamScope scope, Criteria criteria, PageRequest page, string? cursor, CancellationToken cancellationToken)
@@ -56,7 +60,9 @@ internal static class LogSearch
             Offset = position is null ? page.Offset : 0,
             Take = page.Size + 1,
         };
-        var total = await db.ExecuteScalarAsync<long>($"SELECT count(*) {Filter}", parameters, cancellationToken);
+        // Counting every match of a common word over millions of lines costs more than the page itself: the count stops
+        // at CountLimit, and the answer says whether its total is exact.
+        var counted = await db.ExecuteScalarAsync<long>($"SELECT count(*) FROM (SELECT 1 {Filter} LIMIT {CountLimit + 1}) matches", parameters, cancellationToken);
         var rows = await db.QueryAsync<LogRow>(
             $"""
             SELECT {LogRow.Columns}
@@ -69,7 +75,8 @@ internal static class LogSearch
             cancellationToken);
         var logs = rows.Take(page.Size).Select(row => row.ToView()).ToList();
         var next = rows.Count > page.Size ? KeysetCursor.Encode(new Position(logs[^1].Timestamp, logs[^1].Id)) : null;
-        return new Page(logs, PageInfo.Of(page, total), next);
+        var total = Math.Min(counted, CountLimit);
+        return new Page(logs, PageInfo.Of(page, total) with { HasMore = rows.Count > page.Size }, next, counted <= CountLimit);
     }
 
     private static string EscapeLike(string value) =>

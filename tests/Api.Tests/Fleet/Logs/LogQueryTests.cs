@@ -40,8 +40,9 @@ public sealed class LogQueryTests(FleetFixture fixture) : FleetTest(fixture)
         (await Messages($"from={from}&to={to}")).ShouldBe(["slow build", "crashed"]);
 
         var body = await (await client.GetAsync("/api/v1/logs?limit=2")).ShouldBeJsonAsync();
-        body.PropertyNames().ShouldBe(["logs", "data", "pagination", "nextCursor"]);
+        body.PropertyNames().ShouldBe(["logs", "data", "pagination", "nextCursor", "totalExact"]);
         body.GetProperty("pagination").GetProperty("total").GetInt64().ShouldBe(4);
+        body.GetProperty("totalExact").GetBoolean().ShouldBeTrue();
         body.GetProperty("pagination").GetProperty("totalPages").GetInt32().ShouldBe(2);
     }
 
@@ -155,7 +156,7 @@ public sealed class LogQueryTests(FleetFixture fixture) : FleetTest(fixture)
         var logs = await (await client.GetAsync($"/api/v1/instances/{a}/logs?level=WARN")).ShouldBeJsonAsync();
         var stats = await (await client.GetAsync($"/api/v1/instances/{a}/logs/stats")).ShouldBeJsonAsync();
 
-        logs.PropertyNames().ShouldBe(["instanceId", "logs", "data", "pagination", "nextCursor"]);
+        logs.PropertyNames().ShouldBe(["instanceId", "logs", "data", "pagination", "nextCursor", "totalExact"]);
         logs.GetProperty("logs").EnumerateArray().Select(log => log.GetProperty("message").GetString()).ShouldBe(["mine 1"]);
         stats.PropertyNames().ShouldBe(["instanceId", "total", "byLevel", "bySource", "lastLogAt"]);
         stats.GetProperty("total").GetInt64().ShouldBe(2);
@@ -174,5 +175,32 @@ public sealed class LogQueryTests(FleetFixture fixture) : FleetTest(fixture)
 
         (await (await client.GetAsync("/api/v1/logs")).ShouldBeJsonAsync()).GetProperty("logs").GetArrayLength().ShouldBe(0);
         await (await client.GetAsync($"/api/v1/logs/{logId}")).ShouldBeErrorAsync(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task A_search_matching_more_lines_than_the_count_limit_says_its_total_is_a_lower_bound()
+    {
+        var id = await SeedInstanceAsync("chatty");
+        await Fixture.ExecuteAsync(
+            """
+            INSERT INTO fleet.logs (id, instance_id, level, source, message, logged_at)
+            SELECT gen_random_uuid(), @Id, 'INFO', 'APP', 'worker heartbeat ' || n, now() - n * interval '1 second'
+            FROM generate_series(1, 1005) n
+            """,
+            new { Id = id });
+        await LogAsync(id, "ERROR", "APP", "disk quota exceeded", DateTime.UtcNow);
+        var client = await As(BaseRole.Viewer);
+
+        var many = await (await client.GetAsync("/api/v1/logs?search=heartbeat&limit=50")).ShouldBeJsonAsync();
+        many.GetProperty("pagination").GetProperty("total").GetInt64().ShouldBe(1000);
+        many.GetProperty("pagination").GetProperty("hasMore").GetBoolean().ShouldBeTrue();
+        many.GetProperty("totalExact").GetBoolean().ShouldBeFalse();
+        many.GetProperty("logs").GetArrayLength().ShouldBe(50);
+        many.GetProperty("nextCursor").GetString().ShouldNotBeNullOrEmpty();
+
+        var few = await (await client.GetAsync("/api/v1/logs?search=quota")).ShouldBeJsonAsync();
+        few.GetProperty("pagination").GetProperty("total").GetInt64().ShouldBe(1);
+        few.GetProperty("pagination").GetProperty("hasMore").GetBoolean().ShouldBeFalse();
+        few.GetProperty("totalExact").GetBoolean().ShouldBeTrue();
     }
 }

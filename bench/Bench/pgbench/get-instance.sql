@@ -1,0 +1,4 @@
+-- GET /api/v1/instances/{id}: the handler's two queries (GetInstance.Handler), admin scope.
+\set n random(1, {{INSTANCES}})
+SELECT i.id, i.name, i.provider, i.region, i.distro, i.extensions, i.config_hash, i.ssh_endpoint, i.docker_host, i.status, i.team_id, i.tags::text AS tags, i.geo_lat, i.geo_lon, i.geo_label, i.geo_source, i.agent_version, i.os, i.arch, i.agent_connection_id, i.agent_connected_at, i.last_heartbeat_at, i.created_at, i.updated_at FROM fleet.instances i WHERE i.id = bench_uuid(3, :n) AND (true OR i.team_id IS NULL OR i.team_id = ANY('{}'::uuid[]));
+SELECT cpu_percent, memory_used AS memory_used_bytes, memory_total AS memory_total_bytes, disk_used AS disk_used_bytes, disk_total AS disk_total_bytes, uptime_seconds, recorded_at AS timestamp FROM fleet.heartbeats WHERE instance_id = bench_uuid(3, :n) ORDER BY recorded_at DESC LIMIT 1;

@@ -1,0 +1,155 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Capstan.Infrastructure.Events;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Capstan.Infrastructure.Security;
+
+/// <summary>
+/// Accepted credentials (session JWT, API key, session cookie) remembered for a short while, so a busy client costs one
+/// credential lookup per <c>Identity:CredentialCacheMilliseconds</c> (500 by default; 0 turns the cache off) instead
+/// of one per request. Refusals are never cached, so a new key or session works at once. Two things end an entry early:
+/// its lifetime (so a revoked session or key, a deactivated user or a changed role is refused within that time on every
+/// replica, whatever happens) and the <c>identity.credentials</c> hub event that database triggers raise when a row
+/// deciding a sign-in changes (migration 0130), which drops the user's entries on every replica as soon as the change
+/// commits. Keys are SHA-256 hashes of the presented secrets; the secrets themselves are never kept.
+/// </summary>
+public sealed class CredentialCheckCache
+{
+    public const string Topic = "identity.credentials";
+    private const int MaxEntries = 100_000;
+
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly long _lifetimeTicks;
+
+    public CredentialCheckCache(IConfiguration configuration)
+    {
+        Lifetime = TimeSpan.FromMilliseconds(Math.Clamp(configuration.GetValue("Identity:CredentialCacheMilliseconds", 500), 0, 1000));
+        _lifetimeTicks = (long)(Lifetime.TotalSeconds * Stopwatch.Frequency);
+    }
+
+    /// <summary>How long an accepted credential is trusted without a lookup (at most one second).</summary>
+    public TimeSpan Lifetime { get; }
+
+    public int Count => _entries.Count;
+
+    /// <summary>The cache key of a presented secret: its kind and SHA-256.</summary>
+    public static string KeyOf(string kind, string secret) =>
+        string.Concat(kind, ":", Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(secret))));
+
+    /// <summary>The cached answer for <paramref name="key"/>, or <paramref name="lookup"/>'s (remembered when it accepted).
+    /// A cached answer never asks the caller to re-issue cookies: that happened when it was looked up.</summary>
+    public async Task<CredentialCheck> GetOrLookupAsync(string key, Func<CancellationToken, Task<CredentialCheck>> lookup, CancellationToken cancellationToken)
+    {
+        if (_lifetimeTicks == 0)
+        {
+            return await lookup(cancellationToken);
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        if (_entries.TryGetValue(key, out var cached))
+        {
+            if (cached.ValidUntil > now)
+            {
+                return cached.Check;
+            }
+
+            _entries.TryRemove(new KeyValuePair<string, Entry>(key, cached));
+        }
+
+        var check = await lookup(cancellationToken);
+        if (check.Caller is not null)
+        {
+            var validUntil = now + _lifetimeTicks;
+            if (check.ExpiresAt is { } expiresAt)
+            {
+                // Never past the credential's own expiry.
+                var left = expiresAt - DateTimeOffset.UtcNow;
+                validUntil = Math.Min(validUntil, now + (long)(Math.Max(0, left.TotalSeconds) * Stopwatch.Frequency));
+            }
+
+            if (_entries.Count >= MaxEntries)
+            {
+                Sweep(now);
+            }
+
+            if (_entries.Count < MaxEntries)
+            {
+                _entries[key] = new Entry(check with { SessionRefreshed = false }, validUntil);
+            }
+        }
+
+        return check;
+    }
+
+    /// <summary>Forgets every cached sign-in of <paramref name="userId"/>.</summary>
+    public void Evict(Guid userId)
+    {
+        foreach (var pair in _entries)
+        {
+            if (pair.Value.Check.Caller?.UserId == userId)
+            {
+                _entries.TryRemove(pair);
+            }
+        }
+    }
+
+    public void Clear() => _entries.Clear();
+
+    private void Sweep(long now)
+    {
+        foreach (var pair in _entries)
+        {
+            if (pair.Value.ValidUntil <= now)
+            {
+                _entries.TryRemove(pair);
+            }
+        }
+    }
+
+    private sealed record Entry(CredentialCheck Check, long ValidUntil);
+}
+
+/// <summary>Applies <c>identity.credentials</c> hub events (raised by database triggers on every change to sessions, API
+/// keys, users and role grants, from any replica or tool) to this replica's <see cref="CredentialCheckCache"/>.</summary>
+public sealed class CredentialCheckCacheInvalidation(EventHub hub, CredentialCheckCache cache, ILogger<CredentialCheckCacheInvalidation> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (cache.Lifetime == TimeSpan.Zero)
+        {
+            return;
+        }
+
+        try
+        {
+            await foreach (var message in hub.SubscribeAsync(CredentialCheckCache.Topic, stoppingToken, capacity: 10_000))
+            {
+                if (message.Data.ValueKind == JsonValueKind.Object
+                    && message.Data.TryGetProperty("userId", out var user)
+                    && user.ValueKind == JsonValueKind.String
+                    && Guid.TryParse(user.GetString(), out var userId))
+                {
+                    cache.Evict(userId);
+                }
+                else
+                {
+                    cache.Clear();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception exception)
+        {
+            // Without invalidation events entries still end with their lifetime; say so and carry on.
+            logger.LogWarning("Credential cache invalidation stopped ({Reason}); entries expire after {Lifetime} ms", exception.Message, cache.Lifetime.TotalMilliseconds);
+        }
+    }
+}
