@@ -254,6 +254,54 @@ public sealed class DeliverySliceHandlerTests(DeliveryHandlerFixture fixture) : 
         (await Fixture.ScalarAsync<string>("SELECT status FROM delivery.resource_syncs WHERE user_id = @User", new { User = user.Id })).ShouldBe("running");
     }
 
+    [Fact]
+    public async Task The_stream_and_terminal_handlers_resolve_only_the_callers_objects()
+    {
+        var user = await Fixture.CreateUserAsync(BaseRole.Developer);
+        var other = await Fixture.CreateUserAsync(BaseRole.Developer);
+        var workflow = await CreateAsync(user);
+        var build = await BuildAsync(user, "building");
+        var pod = await TrackAsync(user, "Pod", "web-abc");
+        var deployment = await TrackAsync(user, "Deployment", "web");
+
+        (await Fixture.SendAsAsync(user, new StreamWorkflowStatus.Query(workflow))).Id.ShouldBe(workflow);
+        (await Fixture.SendAsAsync(user, new StreamBuild.Query(build))).Id.ShouldBe(build);
+        (await Fixture.SendAsAsync(user, new StreamResource.Query(pod))).Name.ShouldBe("web-abc");
+        await Should.ThrowAsync<NotFoundException>(() => Fixture.SendAsAsync(other, new StreamWorkflowStatus.Query(workflow)));
+        await Should.ThrowAsync<NotFoundException>(() => Fixture.SendAsAsync(other, new StreamBuild.Query(build)));
+        await Should.ThrowAsync<NotFoundException>(() => Fixture.SendAsAsync(other, new StreamResource.Query(pod)));
+
+        (await Should.ThrowAsync<BadRequestException>(() => Fixture.SendAsAsync(user, new StreamPodLogs.Query(deployment, null)))).Message.ShouldBe("Only pods have logs. This resource is not a pod.");
+        (await Should.ThrowAsync<BadRequestException>(() => Fixture.SendAsAsync(user, new OpenTerminal.Query(deployment, null)))).Message.ShouldBe("Terminals open in pods. This resource is not a pod.");
+        (await Should.ThrowAsync<BadRequestException>(() => Fixture.SendAsAsync(user, new StreamPodLogs.Query(pod, "sidecar")))).Message.ShouldContain("Container 'sidecar' is not in pod web-abc (app)");
+        (await Should.ThrowAsync<BadRequestException>(() => Fixture.SendAsAsync(user, new OpenTerminal.Query(pod, "sidecar")))).Message.ShouldContain("Container 'sidecar' is not in pod web-abc (app)");
+        (await Should.ThrowAsync<NotFoundException>(() => Fixture.SendAsAsync(user, new StreamPodLogs.Query(pod, "app")))).Message.ShouldBe("Cluster 'prod' not found");
+        (await Should.ThrowAsync<NotFoundException>(() => Fixture.SendAsAsync(user, new OpenTerminal.Query(pod, null)))).Message.ShouldBe("Cluster 'prod' not found");
+        await Should.ThrowAsync<NotFoundException>(() => Fixture.SendAsAsync(other, new OpenTerminal.Query(pod, null)));
+        await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(user, new OpenTerminal.Query(pod, new string('c', 64))));
+    }
+
+    [Fact]
+    public async Task A_cronjobs_children_are_its_jobs()
+    {
+        var user = await Fixture.CreateUserAsync(BaseRole.Developer);
+        var cron = await TrackAsync(user, "CronJob", "nightly");
+        var job = Guid.CreateVersion7();
+        await Fixture.ExecuteAsync(
+            """
+            INSERT INTO delivery.resources (id, user_id, cluster_name, namespace, name, kind, api_version, status, owner_references)
+            VALUES (@Id, @User, 'prod', 'default', 'nightly-2901', 'Job', 'batch/v1', 'completed', '[{"kind":"CronJob","name":"nightly"}]')
+            """,
+            new { Id = job, User = user.Id });
+        await TrackAsync(user, "Job", "unrelated");
+
+        var children = await Fixture.SendAsAsync(user, new ListResourcePods.Query(cron));
+
+        children.Pods.ShouldBeNull();
+        children.Jobs!.Select(item => item.Id).ShouldBe([job]);
+        children.Count.ShouldBe(1);
+    }
+
     private async Task<Guid> BuildAsync(TestUser user, string status)
     {
         var id = Guid.CreateVersion7();
