@@ -90,6 +90,22 @@ public sealed class DeliverySliceHandlerTests(DeliveryHandlerFixture fixture) : 
     }
 
     [Fact]
+    public async Task A_null_tag_is_a_validation_failure_on_create_update_and_resource_patch()
+    {
+        var user = await Fixture.CreateUserAsync(BaseRole.Developer);
+        var id = await CreateAsync(user);
+        var resource = await TrackAsync(user, "Pod", "web-abc");
+        List<string> withNull = ["ok", null!];
+
+        (await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(user, new CreateWorkflow.Command { Name = "x", Tags = withNull })))
+            .Errors.Select(failure => failure.PropertyName).ShouldContain("tags");
+        (await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(user, new UpdateWorkflow.Command(id, new UpdateWorkflow.Body { Tags = withNull }))))
+            .Errors.Select(failure => failure.PropertyName).ShouldContain("tags");
+        (await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(user, new UpdateResource.Command(resource, withNull, null, null))))
+            .Errors.Select(failure => failure.PropertyName).ShouldContain("userTags");
+    }
+
+    [Fact]
     public async Task Clone_copies_the_graph_as_a_new_draft_at_version_one_and_needs_a_name()
     {
         var user = await Fixture.CreateUserAsync(BaseRole.Developer);
