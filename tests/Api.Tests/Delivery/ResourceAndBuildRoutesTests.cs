@@ -180,6 +180,8 @@ public sealed class ResourceAndBuildRoutesTests(DeliveryFixture fixture, FakeKub
     [InlineData("""{"repoUrl":"https://x/y.git","registryId":"00000000-0000-0000-0000-000000000001","imageName":"web","branch":"--upload-pack=x"}""", "branch")]
     [InlineData("""{"repoUrl":"https://x/y.git","registryId":"00000000-0000-0000-0000-000000000001","imageName":"web","buildContext":"../etc"}""", "buildContext")]
     [InlineData("""{"repoUrl":"https://x/y.git","registryId":"00000000-0000-0000-0000-000000000001","imageName":"web","imageTag":"-bad"}""", "imageTag")]
+    [InlineData("""{"repoUrl":"https://x/y.git","registryId":"00000000-0000-0000-0000-000000000001","imageName":"web","dockerfile":"/etc/Dockerfile"}""", "dockerfile")]
+    [InlineData("""{"repoUrl":"https://x/y.git","registryId":"00000000-0000-0000-0000-000000000001","imageName":"web","buildArgs":{"1BAD":"x"}}""", "buildArgs")]
     public async Task Start_validates_each_field(string json, string field)
     {
         var (client, _) = await DeveloperAsync();

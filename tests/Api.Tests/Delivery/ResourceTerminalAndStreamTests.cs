@@ -201,6 +201,44 @@ public sealed class ResourceTerminalAndStreamTests(DeliveryFixture fixture, Fake
     }
 
     [Fact]
+    public async Task A_null_tag_is_a_400_not_a_crash()
+    {
+        var (client, user) = await DeveloperAsync();
+        var resource = Guid.CreateVersion7();
+        await Fixture.ExecuteAsync(
+            "INSERT INTO delivery.resources (id, user_id, cluster_name, namespace, name, kind, api_version, status) VALUES (@Id, @User, 'prod', 'default', 'web', 'Deployment', 'apps/v1', 'running')",
+            new { Id = resource, User = user.Id });
+
+        var error = await (await client.PatchAsync($"/v1/api/resources/{resource}", new StringContent("""{"userTags":["ok",null]}""", Encoding.UTF8, "application/json")))
+            .ShouldBeErrorAsync(HttpStatusCode.BadRequest);
+
+        error.GetProperty("details").TryGetProperty("userTags", out _).ShouldBeTrue(error.ToString());
+        (await Fixture.ScalarAsync<string[]>("SELECT user_tags FROM delivery.resources WHERE id = @Id", new { Id = resource }))!.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task The_role_below_each_resource_and_build_write_is_refused_and_nothing_changes()
+    {
+        var (_, owner) = await DeveloperAsync();
+        var (viewer, _) = await Fixture.ClientAsAsync(BaseRole.Viewer);
+        var resource = Guid.CreateVersion7();
+        await Fixture.ExecuteAsync(
+            "INSERT INTO delivery.resources (id, user_id, cluster_name, namespace, name, kind, api_version, status) VALUES (@Id, @User, 'prod', 'default', 'web-1', 'Pod', 'v1', 'running')",
+            new { Id = resource, User = owner.Id });
+
+        await (await viewer.PostAsync("/v1/api/resources/sync", null)).ShouldBeErrorAsync(HttpStatusCode.Forbidden);
+        await (await viewer.PatchAsJsonAsync($"/v1/api/resources/{resource}", new { isFavorite = true })).ShouldBeErrorAsync(HttpStatusCode.Forbidden);
+        await (await viewer.PostAsJsonAsync("/v1/api/builds/start", new { repoUrl = "https://x/y.git", registryId = Guid.CreateVersion7(), imageName = "web" })).ShouldBeErrorAsync(HttpStatusCode.Forbidden);
+        await (await viewer.PostAsync($"/v1/api/builds/{Guid.CreateVersion7()}/cancel", null)).ShouldBeErrorAsync(HttpStatusCode.Forbidden);
+        await (await Client.GetAsync("/v1/api/resources")).ShouldBeErrorAsync(HttpStatusCode.Unauthorized);
+        await (await Client.GetAsync("/v1/api/builds")).ShouldBeErrorAsync(HttpStatusCode.Unauthorized);
+        (await (await viewer.GetAsync("/v1/api/resources")).ShouldBeJsonAsync()).GetProperty("total").GetInt64().ShouldBe(0, "a viewer reads only their own");
+        (await Fixture.ScalarAsync<long>("SELECT count(*) FROM delivery.resource_syncs")).ShouldBe(0);
+        (await Fixture.ScalarAsync<bool>("SELECT is_favorite FROM delivery.resources WHERE id = @Id", new { Id = resource })).ShouldBeFalse();
+        (await Fixture.ScalarAsync<long>("SELECT count(*) FROM delivery.builds")).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task A_second_sync_while_one_runs_is_already_running()
     {
         var (client, user) = await DeveloperAsync();
