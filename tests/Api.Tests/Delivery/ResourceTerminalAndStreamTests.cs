@@ -201,6 +201,51 @@ public sealed class ResourceTerminalAndStreamTests(DeliveryFixture fixture, Fake
     }
 
     [Fact]
+    public async Task A_second_sync_records_a_status_change_in_the_resources_history()
+    {
+        var (client, user) = await DeveloperAsync();
+        await RegisterClusterAsync("prod", user.Id);
+        await SyncAsync(client, user.Id);
+        var pod = await IdOfAsync(user.Id, "Pod", PodName);
+        Api.Store.Update("v1", "Pod", "flux-system", PodName, obj => obj["status"]!["phase"] = "Failed");
+
+        await SyncAsync(client, user.Id);
+        var one = await (await client.GetAsync($"/v1/api/resources/{pod}")).ShouldBeJsonAsync();
+
+        one.GetProperty("resource").GetProperty("status").GetString().ShouldBe("failed");
+        var history = one.GetProperty("history").EnumerateArray().ToList();
+        history.Select(entry => entry.GetProperty("action").GetString()).ShouldBe(["status_changed", "created"]);
+        history[0].PropertyNames().ShouldBe(["id", "resourceId", "userId", "action", "changes", "oldStatus", "newStatus", "message", "timestamp"]);
+        history[0].GetProperty("resourceId").GetGuid().ShouldBe(pod);
+        history[0].GetProperty("userId").GetGuid().ShouldBe(user.Id);
+        history[0].GetProperty("oldStatus").GetString().ShouldBe("running");
+        history[0].GetProperty("newStatus").GetString().ShouldBe("failed");
+        history[0].GetProperty("message").GetString().ShouldBe("Status changed from running to failed");
+        history[1].GetProperty("message").GetString().ShouldBe("Pod discovered");
+    }
+
+    [Fact]
+    public async Task A_followed_pod_log_sends_the_tail_then_new_lines()
+    {
+        var (client, user) = await DeveloperAsync();
+        await RegisterClusterAsync("prod", user.Id);
+        await SyncAsync(client, user.Id);
+        var pod = await IdOfAsync(user.Id, "Pod", PodName);
+        Api.Store.SetPodLog("flux-system", PodName, "2026-01-01T00:00:00Z first\n");
+
+        using var logs = await OpenSseAsync(client, $"/v1/api/resources/{pod}/logs/stream?container=manager&tail=10");
+        var metadata = await logs.NextAsync(Patience);
+        metadata!.Event.ShouldBe("metadata");
+        metadata.Json.PropertyNames().ShouldBe(["pod", "container", "namespace", "cluster"]);
+        metadata.Json.GetProperty("container").GetString().ShouldBe("manager");
+        metadata.Json.GetProperty("cluster").GetString().ShouldBe("prod");
+        (await logs.NextAsync("log", Patience)).Data.ShouldBe("2026-01-01T00:00:00Z first");
+        Api.Store.AppendPodLog("flux-system", PodName, "2026-01-01T00:00:05Z later");
+
+        (await logs.NextAsync("log", Patience)).Data.ShouldBe("2026-01-01T00:00:05Z later");
+    }
+
+    [Fact]
     public async Task A_null_tag_is_a_400_not_a_crash()
     {
         var (client, user) = await DeveloperAsync();
