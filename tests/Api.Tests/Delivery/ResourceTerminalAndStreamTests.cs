@@ -338,6 +338,50 @@ public sealed class ResourceTerminalAndStreamTests(DeliveryFixture fixture, Fake
         await (await client.GetAsync($"/v1/api/builds/{Guid.CreateVersion7()}/stream")).ShouldBeErrorAsync(HttpStatusCode.NotFound);
     }
 
+    [Fact]
+    public async Task A_running_build_reports_its_stage_and_commit_as_progress()
+    {
+        var (admin, _) = await Fixture.ClientAsAsync(BaseRole.Admin);
+        var registry = (await (await admin.PostAsJsonAsync("/v1/api/admin/registries", new { name = "hub", registryType = "dockerhub", credentials = new { username = "me", password = "pw" } })).ShouldBeJsonAsync(HttpStatusCode.Created))
+            .GetProperty("registry").GetProperty("id").GetGuid();
+        var (client, _) = await DeveloperAsync();
+        await RegisterClusterAsync();
+        var started = await (await client.PostAsJsonAsync("/v1/api/builds/start", new { repoUrl = "https://git.example.com/shop/web.git", registryId = registry, imageName = "web", imageTag = "v3" })).ShouldBeJsonAsync(HttpStatusCode.Created);
+        var id = started.GetProperty("build").GetProperty("id").GetGuid();
+        using var stream = await OpenSseAsync(client, $"/v1/api/builds/{id}/stream");
+        (await stream.NextAsync(Patience))!.Event.ShouldBe("metadata");
+        var job = await Fixture.ScalarAsync<string>("SELECT job_name FROM delivery.builds WHERE id = @Id", new { Id = id });
+
+        Api.Store.Put(JsonNode.Parse($$$$"""
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"{{{{job}}}}-x1","namespace":"kubeorch-builds","labels":{"job-name":"{{{{job}}}}"}},
+             "spec":{"containers":[{"name":"build","image":"registry.local/kaniko:test"}]},
+             "status":{"phase":"Running",
+               "initContainerStatuses":[{"name":"clone","state":{"terminated":{"exitCode":0,"message":"9f8e7d6c"}}}],
+               "containerStatuses":[{"name":"build","state":{"running":{}}}]}}
+            """)!.AsObject());
+
+        SseFrame progress;
+        do
+        {
+            progress = await stream.NextAsync("progress", Patience);
+        }
+        while (progress.Json.GetProperty("data").GetProperty("status").GetString() != "building");
+
+        progress.Json.GetProperty("event_type").GetString().ShouldBe("progress");
+        progress.Json.GetProperty("stream_key").GetString().ShouldBe($"build:{id}");
+        progress.Json.GetProperty("data").PropertyNames().ShouldBe(["status", "current_stage", "progress"]);
+        progress.Json.GetProperty("data").GetProperty("current_stage").GetString().ShouldBe("Building image");
+        progress.Json.GetProperty("data").GetProperty("progress").GetInt64().ShouldBe(30);
+        var build = (await (await client.GetAsync($"/v1/api/builds/{id}")).ShouldBeJsonAsync()).GetProperty("build");
+        build.GetProperty("status").GetString().ShouldBe("building");
+        build.GetProperty("currentStage").GetString().ShouldBe("Building image");
+        build.GetProperty("progress").GetInt64().ShouldBe(30);
+        build.GetProperty("commitSha").GetString().ShouldBe("9f8e7d6c");
+        (await (await client.PostAsync($"/v1/api/builds/{id}/cancel", null)).ShouldBeJsonAsync()).GetProperty("build").GetProperty("status").GetString().ShouldBe("cancelled");
+        (await stream.NextAsync("cancelled", Patience)).ShouldNotBeNull();
+        Api.Store.All("batch/v1", "Job").ShouldBeEmpty();
+    }
+
     private static async Task SendAsync(WebSocket socket, object message) =>
         await socket.SendAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(message)), WebSocketMessageType.Text, true, CancellationToken.None);
 
