@@ -14,18 +14,20 @@ using Microsoft.AspNetCore.Routing;
 namespace Capstan.Features.Delivery.Resources;
 
 /// <summary><c>GET /v1/api/resources/{id}</c> (seed 002): one of the caller's tracked resources with its history
-/// (newest first, at most 50) → <c>{resource, history}</c>; 404 <c>Resource not found</c> for anyone else's.</summary>
+/// (newest first, at most 50; each <c>{id, resourceId, userId, action, changes, oldStatus, newStatus, message, timestamp}</c> as reference §4 names them) → <c>{resource, history}</c>; 404 <c>Resource not found</c> for anyone else's.</summary>
 public static class GetResource
 {
     public sealed record Query(Guid Id) : IQuery<Response>;
 
-    public sealed record HistoryEntry(Guid Id, Guid ResourceId, string Action, JsonNode? Changes, string? OldStatus, string? NewStatus, string Message, DateTime Timestamp);
+    public sealed record HistoryEntry(Guid Id, Guid ResourceId, Guid UserId, string Action, JsonNode? Changes, string? OldStatus, string? NewStatus, string Message, DateTime Timestamp);
 
     public sealed class HistoryRow
     {
         public Guid Id { get; init; }
 
         public Guid ResourceId { get; init; }
+
+        public Guid UserId { get; init; }
 
         public string Action { get; init; } = string.Empty;
 
@@ -54,14 +56,14 @@ public static class GetResource
             var resource = await TrackedResources.GetOwnedAsync(db, query.Id, request.RequiredCaller.UserId, cancellationToken);
             var history = await db.QueryAsync<HistoryRow>(
                 """
-                SELECT id, resource_id, action, changes::text AS changes, old_status, new_status, message, created_at
+                SELECT id, resource_id, user_id, action, changes::text AS changes, old_status, new_status, message, created_at
                 FROM delivery.resource_history WHERE resource_id = @Id ORDER BY created_at DESC, id DESC LIMIT 50
                 """,
                 new { query.Id },
                 cancellationToken);
             return new Response(
                 TrackedResources.View(resource),
-                [.. history.Select(row => new HistoryEntry(row.Id, row.ResourceId, row.Action, JsonNode.Parse(row.Changes), row.OldStatus, row.NewStatus, row.Message, row.CreatedAt))]);
+                [.. history.Select(row => new HistoryEntry(row.Id, row.ResourceId, row.UserId, row.Action, JsonNode.Parse(row.Changes), row.OldStatus, row.NewStatus, row.Message, row.CreatedAt))]);
         }
     }
 

@@ -29,7 +29,7 @@ public static class UpdateResource
         public Validator()
         {
             RuleFor(command => command.Id).NotEmpty();
-            RuleFor(command => command.UserTags).Must(tags => tags is null || (tags.Count <= 20 && tags.All(tag => tag.Trim().Length is > 0 and <= 50)))
+            RuleFor(command => command.UserTags).Must(tags => tags is null || (tags.Count <= 20 && tags.All(tag => tag?.Trim().Length is > 0 and <= 50)))
                 .WithMessage("userTags: at most 20, each 1 to 50 characters");
             RuleFor(command => command.UserNotes).MaximumLength(5000);
             RuleFor(command => command).Must(command => command.UserTags is not null || command.UserNotes is not null || command.IsFavorite is not null)

@@ -51,7 +51,7 @@ public static class CreateWorkflow
             RuleFor(command => command.Name).NotEmpty().WithMessage("name is required").MaximumLength(200);
             RuleFor(command => command.Description).MaximumLength(2000);
             RuleFor(command => command.Cluster).MaximumLength(100).OverridePropertyName("cluster_id");
-            RuleFor(command => command.Tags).Must(tags => tags is null || (tags.Count <= 20 && tags.All(tag => tag.Trim().Length is > 0 and <= 50)))
+            RuleFor(command => command.Tags).Must(tags => tags is null || (tags.Count <= 20 && tags.All(tag => tag?.Trim().Length is > 0 and <= 50)))
                 .WithMessage("tags: at most 20, each 1 to 50 characters");
             RuleFor(command => command).Custom((command, context) =>
             {

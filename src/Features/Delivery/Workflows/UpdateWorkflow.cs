@@ -57,7 +57,7 @@ public static class UpdateWorkflow
                 .WithMessage("name must be 1 to 200 characters").OverridePropertyName("name");
             RuleFor(command => command.Body.Description).MaximumLength(2000).OverridePropertyName("description");
             RuleFor(command => command.Cluster).MaximumLength(100).OverridePropertyName("cluster_id");
-            RuleFor(command => command.Body.Tags).Must(tags => tags is null || (tags.Count <= 20 && tags.All(tag => tag.Trim().Length is > 0 and <= 50)))
+            RuleFor(command => command.Body.Tags).Must(tags => tags is null || (tags.Count <= 20 && tags.All(tag => tag?.Trim().Length is > 0 and <= 50)))
                 .WithMessage("tags: at most 20, each 1 to 50 characters").OverridePropertyName("tags");
             RuleFor(command => command.Body.Status).Must(status => status is null or "draft" or "published")
                 .WithMessage("status must be draft or published here; archive with PUT /v1/api/workflows/{id}/status").OverridePropertyName("status");
