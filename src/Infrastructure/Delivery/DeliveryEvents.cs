@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Configuration;
 
 namespace Capstan.Infrastructure.Delivery;
 
@@ -24,6 +25,11 @@ public static class DeliveryEvents
     public static string ImportTopic(Guid sessionId) => $"delivery.import.{sessionId:N}";
 
     public static string ResourceTopic(Guid resourceId) => $"delivery.resource.{resourceId:N}";
+
+    /// <summary>How often delivery's streams send a heartbeat comment: <c>Delivery:Streams:HeartbeatSeconds</c> (15, at
+    /// least 1).</summary>
+    public static TimeSpan StreamHeartbeat(IConfiguration configuration) =>
+        TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue("Delivery:Streams:HeartbeatSeconds", 15)));
 
     /// <summary><c>{type, stream_key, event_type, timestamp, data}</c>, as the upstream's broadcaster sends it.</summary>
     public static JsonObject Frame(string streamType, Guid id, string eventType, JsonNode? data, DateTimeOffset timestamp) => new()

@@ -63,115 +63,24 @@ public static class StreamBuild
 
     private static async Task StreamAsync(HttpContext context, BuildRow build, EventHub hub, ClusterDirectory directory, IConfiguration configuration)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        var token = stop.Token;
-        var subscription = hub.SubscribeAsync(DeliveryEvents.BuildTopic(build.Id), token).GetAsyncEnumerator(token);
-        var first = subscription.MoveNextAsync();
+        await using var stream = new MergedEventStream(context.RequestAborted);
+        var token = stream.Token;
+        stream.Subscribe(hub, DeliveryEvents.BuildTopic(build.Id));
         var sse = await ServerSentEvents.StartAsync(context);
         await sse.WriteEventAsync("metadata", JsonSerializer.Serialize(BuildRecords.View(build), Json), cancellationToken: token);
         if (build.IsTerminal)
         {
             await sse.WriteEventAsync("complete", new JsonObject { ["status"] = build.Status }.ToJsonString(), cancellationToken: token);
-            await stop.CancelAsync();
-            try
-            {
-                await first;
-            }
-            catch (OperationCanceledException)
-            {
-                // The pending read ends with the cancellation; only then may the subscription be disposed.
-            }
-
-            await subscription.DisposeAsync();
             return;
         }
 
-        var frames = Channel.CreateUnbounded<(string Event, string Data)>();
-        var tasks = new List<Task>
-        {
-            ForwardAsync(subscription, first, frames.Writer, token),
-            HeartbeatAsync(frames.Writer, TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue("Delivery:Streams:HeartbeatSeconds", 15))), token),
-        };
+        stream.Forward(message => message.Data.TryGetProperty("event_type", out var type) && type.GetString() is { } eventType ? (eventType, message.DataText) : null);
         if (build.ClusterId is { } clusterId && (await directory.AllAsync(token)).FirstOrDefault(cluster => cluster.Id == clusterId) is { } found)
         {
-            tasks.Add(LogsAsync(directory.Connect(found), build, frames.Writer, token));
+            stream.Add(LogsAsync(directory.Connect(found), build, stream.Frames, token));
         }
 
-        try
-        {
-            await foreach (var (name, data) in frames.Reader.ReadAllAsync(token))
-            {
-                if (name == ": heartbeat")
-                {
-                    await sse.WriteCommentAsync("heartbeat", token);
-                    continue;
-                }
-
-                await sse.WriteEventAsync(name, data, cancellationToken: token);
-                if (name is "complete" or "failed" or "cancelled")
-                {
-                    break;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The client went away.
-        }
-        finally
-        {
-            // Cancel, let the forwarders (one of which awaits the subscription) finish, then dispose the subscription:
-            // disposing an async iterator while a MoveNextAsync is pending throws and aborts the response.
-            await stop.CancelAsync();
-            try
-            {
-                await Task.WhenAll(tasks);
-            }
-            catch (OperationCanceledException)
-            {
-                // Expected on the way out.
-            }
-
-            await subscription.DisposeAsync();
-        }
-    }
-
-    private static async Task ForwardAsync(IAsyncEnumerator<HubMessage> subscription, ValueTask<bool> first, ChannelWriter<(string, string)> frames, CancellationToken token)
-    {
-        try
-        {
-            var next = first;
-            while (await next)
-            {
-                var message = subscription.Current;
-                if (message.Data.TryGetProperty("event_type", out var type) && type.GetString() is { } eventType)
-                {
-                    await frames.WriteAsync((eventType, message.DataText), token);
-                }
-
-                next = subscription.MoveNextAsync();
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The stream ended.
-        }
-    }
-
-    private static async Task HeartbeatAsync(ChannelWriter<(string, string)> frames, TimeSpan interval, CancellationToken token)
-    {
-        using var timer = new PeriodicTimer(interval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(token))
-            {
-                await frames.WriteAsync((": heartbeat", string.Empty), token);
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The stream ended.
-        }
+        await stream.PumpAsync(sse, DeliveryEvents.StreamHeartbeat(configuration), name => name is "complete" or "failed" or "cancelled");
     }
 
     /// <summary>Follows the clone container's log, then the builder's, as each starts.</summary>

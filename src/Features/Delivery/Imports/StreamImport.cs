@@ -60,7 +60,7 @@ public static class StreamImport
                             return Results.Empty;
                         }
 
-                        var heartbeat = TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue("Delivery:Streams:HeartbeatSeconds", 15)));
+                        var heartbeat = DeliveryEvents.StreamHeartbeat(configuration);
                         try
                         {
                             while (true)

@@ -56,11 +56,9 @@ public static class StreamResource
 
     private static async Task StreamAsync(HttpContext context, ResourceRow resource, EventHub hub, ClusterDirectory directory, Caller caller, IConfiguration configuration)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        var token = stop.Token;
-        var frames = Channel.CreateUnbounded<(string Event, string Data)>();
-        var subscription = hub.SubscribeAsync(DeliveryEvents.ResourceTopic(resource.Id), token).GetAsyncEnumerator(token);
-        var first = subscription.MoveNextAsync();
+        await using var stream = new MergedEventStream(context.RequestAborted);
+        var token = stream.Token;
+        stream.Subscribe(hub, DeliveryEvents.ResourceTopic(resource.Id));
         var sse = await ServerSentEvents.StartAsync(context);
         await sse.WriteEventAsync("metadata", new JsonObject
         {
@@ -72,87 +70,14 @@ public static class StreamResource
             ["spec"] = JsonNode.Parse(resource.Spec),
         }.ToJsonString(), cancellationToken: token);
 
-        var tasks = new List<Task>
-        {
-            ForwardAsync(subscription, first, frames.Writer, token),
-            HeartbeatAsync(frames.Writer, TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue("Delivery:Streams:HeartbeatSeconds", 15))), token),
-        };
+        stream.Forward(message => ("status_update", message.DataText));
         if (resource.ClusterId is { } clusterId && DeliveryKinds.Find(resource.ApiVersion, resource.Kind) is { } type
             && await directory.FindVisibleAsync(clusterId.ToString(), caller, token) is { } cluster)
         {
-            tasks.Add(WatchAsync(directory.Connect(cluster), type, resource, frames.Writer, token));
+            stream.Add(WatchAsync(directory.Connect(cluster), type, resource, stream.Frames, token));
         }
 
-        try
-        {
-            await foreach (var (name, data) in frames.Reader.ReadAllAsync(token))
-            {
-                if (name == ": heartbeat")
-                {
-                    await sse.WriteCommentAsync("heartbeat", token);
-                    continue;
-                }
-
-                await sse.WriteEventAsync(name, data, cancellationToken: token);
-                if (name == "complete")
-                {
-                    break;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The client went away.
-        }
-        finally
-        {
-            // Cancel, let the forwarders (one of which awaits the subscription) finish, then dispose the subscription:
-            // disposing an async iterator while a MoveNextAsync is pending throws and aborts the response.
-            await stop.CancelAsync();
-            try
-            {
-                await Task.WhenAll(tasks);
-            }
-            catch (OperationCanceledException)
-            {
-                // Expected on the way out.
-            }
-
-            await subscription.DisposeAsync();
-        }
-    }
-
-    private static async Task ForwardAsync(IAsyncEnumerator<HubMessage> subscription, ValueTask<bool> first, ChannelWriter<(string, string)> frames, CancellationToken token)
-    {
-        try
-        {
-            var next = first;
-            while (await next)
-            {
-                await frames.WriteAsync(("status_update", subscription.Current.DataText), token);
-                next = subscription.MoveNextAsync();
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The stream ended.
-        }
-    }
-
-    private static async Task HeartbeatAsync(ChannelWriter<(string, string)> frames, TimeSpan interval, CancellationToken token)
-    {
-        using var timer = new PeriodicTimer(interval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(token))
-            {
-                await frames.WriteAsync((": heartbeat", string.Empty), token);
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The stream ended.
-        }
+        await stream.PumpAsync(sse, DeliveryEvents.StreamHeartbeat(configuration), name => name == "complete");
     }
 
     private static async Task WatchAsync(KubernetesClient client, KubernetesResourceType type, ResourceRow resource, ChannelWriter<(string, string)> frames, CancellationToken token)

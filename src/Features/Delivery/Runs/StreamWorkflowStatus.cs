@@ -73,112 +73,37 @@ public static class StreamWorkflowStatus
 
     private static async Task StreamAsync(HttpContext context, WorkflowRow workflow, EventHub hub, ClusterDirectory directory, Caller caller, IConfiguration configuration)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        var token = stop.Token;
-        var frames = Channel.CreateUnbounded<(string Event, string Data)>();
+        await using var stream = new MergedEventStream(context.RequestAborted);
+        var token = stream.Token;
 
         // Subscribe before anything is sent, so nothing raised after the client saw metadata is missed.
-        var subscription = hub.SubscribeAsync(DeliveryEvents.WorkflowTopic(workflow.Id), token).GetAsyncEnumerator(token);
-        var first = subscription.MoveNextAsync();
-
+        stream.Subscribe(hub, DeliveryEvents.WorkflowTopic(workflow.Id));
         var sse = await ServerSentEvents.StartAsync(context);
         await sse.WriteEventAsync("metadata", WorkflowStore.ToJson(WorkflowStore.View(workflow)).ToJsonString(), cancellationToken: token);
 
-        var tasks = new List<Task>
-        {
-            ForwardAsync(subscription, first, frames.Writer, token),
-            HeartbeatAsync(frames.Writer, TimeSpan.FromSeconds(Math.Max(1, configuration.GetValue("Delivery:Streams:HeartbeatSeconds", 15))), token),
-        };
+        // The hub completing the subscription means the service is stopping: the stream closes too.
+        stream.Forward(Frame, whenHubEnds: ("complete", "Stream closed"));
         if (workflow.RunCount > 0)
         {
-            tasks.AddRange(await WatchAsync(workflow, directory, caller, frames.Writer, token));
-        }
-
-        try
-        {
-            await foreach (var (name, data) in frames.Reader.ReadAllAsync(token))
+            foreach (var watch in await WatchAsync(workflow, directory, caller, stream.Frames, token))
             {
-                if (name == ": heartbeat")
-                {
-                    await sse.WriteCommentAsync("heartbeat", token);
-                    continue;
-                }
-
-                await sse.WriteEventAsync(name, data, cancellationToken: token);
-                if (name == "complete")
-                {
-                    break;
-                }
+                stream.Add(watch);
             }
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The client went away.
-        }
-        finally
-        {
-            // Cancel, let the forwarders (one of which awaits the subscription) finish, then dispose the subscription:
-            // disposing an async iterator while a MoveNextAsync is pending throws and aborts the response.
-            await stop.CancelAsync();
-            try
-            {
-                await Task.WhenAll(tasks);
-            }
-            catch (OperationCanceledException)
-            {
-                // Expected on the way out.
-            }
 
-            await subscription.DisposeAsync();
-        }
+        await stream.PumpAsync(sse, DeliveryEvents.StreamHeartbeat(configuration), name => name == "complete");
     }
 
-    private static async Task ForwardAsync(IAsyncEnumerator<HubMessage> subscription, ValueTask<bool> first, ChannelWriter<(string, string)> frames, CancellationToken token)
+    /// <summary><c>closed</c> becomes the final <c>complete</c>; node updates and syncs pass as they are.</summary>
+    private static (string Event, string Data)? Frame(HubMessage message)
     {
-        try
+        var eventType = message.Data.TryGetProperty("event_type", out var type) ? type.GetString() : null;
+        return eventType switch
         {
-            var next = first;
-            while (await next)
-            {
-                var message = subscription.Current;
-                var eventType = message.Data.TryGetProperty("event_type", out var type) ? type.GetString() : null;
-                if (eventType == DeliveryEvents.Closed)
-                {
-                    await frames.WriteAsync(("complete", "Stream closed"), token);
-                    return;
-                }
-
-                if (eventType is DeliveryEvents.NodeUpdate or DeliveryEvents.WorkflowSync)
-                {
-                    await frames.WriteAsync((eventType, message.DataText), token);
-                }
-
-                next = subscription.MoveNextAsync();
-            }
-
-            // The hub completed the subscription: the service is stopping.
-            frames.TryWrite(("complete", "Stream closed"));
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The stream ended.
-        }
-    }
-
-    private static async Task HeartbeatAsync(ChannelWriter<(string, string)> frames, TimeSpan interval, CancellationToken token)
-    {
-        using var timer = new PeriodicTimer(interval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(token))
-            {
-                await frames.WriteAsync((": heartbeat", string.Empty), token);
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The stream ended.
-        }
+            DeliveryEvents.Closed => ("complete", "Stream closed"),
+            DeliveryEvents.NodeUpdate or DeliveryEvents.WorkflowSync => (eventType, message.DataText),
+            _ => null,
+        };
     }
 
     /// <summary>One watch per deployed node (by name in its namespace), turning changes into <c>node_update</c>.</summary>
