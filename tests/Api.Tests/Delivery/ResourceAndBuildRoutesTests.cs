@@ -200,4 +200,44 @@ public sealed class ResourceAndBuildRoutesTests(DeliveryFixture fixture, FakeKub
         (await (await client.GetAsync("/v1/api/builds?status=stuck")).ShouldBeErrorAsync(HttpStatusCode.BadRequest)).GetProperty("details").TryGetProperty("status", out _).ShouldBeTrue();
         Api.Store.All("batch/v1", "Job").ShouldBeEmpty();
     }
+
+    [Fact]
+    public async Task Builds_page_newest_first_by_limit_and_offset_within_their_bounds()
+    {
+        var (client, user) = await DeveloperAsync();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            var id = Guid.CreateVersion7();
+            ids.Add(id);
+            await Fixture.ExecuteAsync(
+                """
+                INSERT INTO delivery.builds (id, user_id, repo_url, branch, image_name, image_tag, status, created_at)
+                VALUES (@Id, @User, 'https://git.example/x.git', 'main', 'x', 'latest', 'completed', now() - make_interval(mins => @Age))
+                """,
+                new { Id = id, User = user.Id, Age = 10 - i });
+        }
+
+        async Task<(Guid[] Ids, long Total, int Limit, int Offset)> Page(string query)
+        {
+            var body = await (await client.GetAsync($"/v1/api/builds?{query}")).ShouldBeJsonAsync();
+            return ([.. body.GetProperty("builds").EnumerateArray().Select(build => build.GetProperty("id").GetGuid())],
+                body.GetProperty("total").GetInt64(), body.GetProperty("limit").GetInt32(), body.GetProperty("offset").GetInt32());
+        }
+
+        var first = await Page("limit=2");
+        first.Ids.ShouldBe([ids[2], ids[1]]);
+        (first.Total, first.Limit, first.Offset).ShouldBe((3L, 2, 0));
+        (await Page("limit=2&offset=2")).Ids.ShouldBe([ids[0]]);
+        (await Page("offset=5")).Ids.ShouldBeEmpty();
+        var defaults = await Page(string.Empty);
+        (defaults.Limit, defaults.Offset, defaults.Ids.Length).ShouldBe((20, 0, 3));
+        (await Page("limit=100")).Limit.ShouldBe(100);
+
+        foreach (var (query, field) in new[] { ("limit=0", "limit"), ("limit=101", "limit"), ("offset=-1", "offset"), ("limit=many", "limit") })
+        {
+            var error = await (await client.GetAsync($"/v1/api/builds?{query}")).ShouldBeErrorAsync(HttpStatusCode.BadRequest);
+            error.ToString().ShouldContain(field, customMessage: query);
+        }
+    }
 }
