@@ -102,6 +102,12 @@ public sealed class FuzzTests(ReliabilityFixture fixture, ITestOutputHelper outp
             output.WriteLine(failure);
         }
 
+        // A 500 names its cause: the error middleware logged the exception behind it.
+        foreach (var line in Fixture.Logs.Lines.Where(line => line.StartsWith("Error Capstan.Api.Errors.", StringComparison.Ordinal)).Take(5))
+        {
+            output.WriteLine(line);
+        }
+
         operations.ShouldBeGreaterThan(200);
         failures.ShouldBeEmpty();
         Fixture.Logs.All.ShouldNotContain("Unhandled exception");
