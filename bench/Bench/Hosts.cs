@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Capstan.Tests.Support.Kubernetes;
 using Microsoft.AspNetCore.Builder;
@@ -116,13 +117,15 @@ public static class KubeHost
         await File.WriteAllTextAsync(options.Required("out"), api.Kubeconfig());
         await File.WriteAllTextAsync(options.Required("out") + ".url", api.BaseUrl);
         Console.WriteLine($"fake Kubernetes API at {api.BaseUrl} with {count} Kustomizations");
+        // The fake server's own host takes SIGTERM for itself (it stops, the process stays), so the tool registers too:
+        // bench/run's cleanup must end this process.
         var stop = new TaskCompletionSource();
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
-        Console.CancelKeyPress += (_, e) =>
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal => stop.TrySetResult());
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, signal =>
         {
-            e.Cancel = true;
+            signal.Cancel = true;
             stop.TrySetResult();
-        };
+        });
         await stop.Task;
         return 0;
     }

@@ -56,96 +56,123 @@ public static partial class Runner
             settings.BarePid);
         rows.Add(bare);
 
-        // Authenticated GET by id.
-        var getJwt = await Closed(settings, "GET /instances/{id} (session JWT)", "req/s", settings.Concurrency, async (_, ct) =>
-            await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", Bearer(jwt), null, ct));
-        var getKey = await Closed(settings, "GET /instances/{id} (API key)", "req/s", settings.Concurrency, async (_, ct) =>
-            await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", ApiKey(AdminKey), null, ct));
-        var pgGet = await PgBenchAsync(settings, "get-instance.sql", settings.Concurrency);
-        rows.Add(PgRow("pgbench: instance by id (ceiling)", pgGet));
-        rows.Add(getJwt with { Ceiling = "kestrel / pgbench", Ratio = $"{Pct(getJwt.Throughput, bare.Throughput)} / {Pct(getJwt.Throughput, pgGet.Tps)}" });
-        rows.Add(getKey with { Ceiling = "kestrel / pgbench", Ratio = $"{Pct(getKey.Throughput, bare.Throughput)} / {Pct(getKey.Throughput, pgGet.Tps)}" });
-        var half = Math.Max(1, getJwt.Throughput / 2);
-        var paced = await Load.PacedAsync(settings.ApiPid, half, settings.Duration, 64, async (_, ct) =>
-            await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", Bearer(jwt), null, ct));
-        rows.Add(ToRow($"GET /instances/{{id}} (JWT) paced at 50% of peak", "req/s", paced) with { Note = "p99 target <= 10 ms" });
-
-        // Fleet instance list: filters + sort, page of 50.
-        var list = await Closed(settings, "GET /instances?status&provider&sort (50)", "req/s", settings.Concurrency, async (_, ct) =>
-            await OkAsync(http, HttpMethod.Get,
-                $"/api/v1/instances?status=RUNNING,STOPPED&provider={Providers[Random.Shared.Next(Providers.Length)]}&sort=name&order=asc&limit=50&page={Random.Shared.Next(1, 11)}",
-                ApiKey(AdminKey), null, ct));
-        var pgList = await PgBenchAsync(settings, "list-instances.sql", settings.Concurrency);
-        rows.Add(PgRow("pgbench: instance list (ceiling)", pgList));
-        rows.Add(list with { Ceiling = "pgbench", Ratio = Pct(list.Throughput, pgList.Tps) });
-
-        // Flux list through the Kubernetes client against the fake API server, and the fake server alone.
-        using var kubeClient = NewClient(256);
-        var kubeDirect = await Closed(settings, "fake kube-apiserver list, direct (ceiling)", "req/s", settings.Concurrency, async (_, ct) =>
-            await OkAsync(kubeClient, HttpMethod.Get, $"{settings.KubeUrl}/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations", null, null, ct),
-            settings.KubePid);
-        rows.Add(kubeDirect);
-        var flux = await Closed(settings, "GET /flux/kustomizations (50 of 1k)", "req/s", settings.Concurrency, async (_, ct) =>
-            await OkAsync(http, HttpMethod.Get, $"/api/v1/flux/kustomizations?cluster=bench&limit=50&page={Random.Shared.Next(1, 21)}", ApiKey(AdminKey), null, ct));
-        rows.Add(flux with { Ceiling = "kube direct", Ratio = Pct(flux.Throughput, kubeDirect.Throughput) });
-
-        // Log ingest (1000 per request) against COPY through psql.
-        var copy = await CopyCeilingAsync(settings);
-        rows.Add(new Row("psql \\copy of log lines (ceiling)", "rows/s", copy, double.NaN, double.NaN, 0, 0, double.NaN, double.NaN, double.NaN)
+        if (settings.Runs("get"))
         {
-            Note = $"{settings.IngestConcurrency} psql in parallel",
-        });
-        var bodies = Enumerable.Range(0, 16).Select(IngestBody).ToArray();
-        var ingest = await Closed(settings, "POST /logs/ingest/batch (1000 lines)", "rows/s", settings.IngestConcurrency, async (worker, ct) =>
-        {
-            using var content = new ByteArrayContent(bodies[Random.Shared.Next(bodies.Length)]);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            return await OkAsync(http, HttpMethod.Post, "/api/v1/logs/ingest/batch", ApiKey(AdminKey), content, ct) * 1000;
-        });
-        rows.Add(ingest with { Ceiling = "COPY", Ratio = Pct(ingest.Throughput, copy) });
+            // Authenticated GET by id.
+            var getJwt = await Closed(settings, "GET /instances/{id} (session JWT)", "req/s", settings.Concurrency, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", Bearer(jwt), null, ct));
+            var getKey = await Closed(settings, "GET /instances/{id} (API key)", "req/s", settings.Concurrency, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", ApiKey(AdminKey), null, ct));
+            var pgGet = await PgBenchAsync(settings, "get-instance.sql", settings.Concurrency);
+            rows.Add(PgRow("pgbench: instance by id (ceiling)", pgGet));
+            rows.Add(getJwt with { Ceiling = "kestrel / pgbench", Ratio = $"{Pct(getJwt.Throughput, bare.Throughput)} / {Pct(getJwt.Throughput, pgGet.Tps)}" });
+            rows.Add(getKey with { Ceiling = "kestrel / pgbench", Ratio = $"{Pct(getKey.Throughput, bare.Throughput)} / {Pct(getKey.Throughput, pgGet.Tps)}" });
+            var half = Math.Max(1, getJwt.Throughput / 2);
+            var paced = await Load.PacedAsync(settings.ApiPid, half, settings.Duration, 64, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", Bearer(jwt), null, ct));
+            rows.Add(ToRow($"GET /instances/{{id}} (JWT) paced at 50% of peak", "req/s", paced) with { Note = "p99 target <= 10 ms" });
+        }
 
-        // Log full-text search over the seeded lines.
-        var search = await Closed(settings, "GET /logs?search=<word> (50)", "req/s", settings.Concurrency, async (_, ct) =>
-            await OkAsync(http, HttpMethod.Get, $"/api/v1/logs?search={SearchWords[Random.Shared.Next(SearchWords.Length)]}&limit=50", ApiKey(AdminKey), null, ct));
-        var pgSearch = await PgBenchAsync(settings, "search-logs.sql", settings.Concurrency);
-        rows.Add(PgRow("pgbench: log search (ceiling)", pgSearch));
-        rows.Add(search with { Ceiling = "pgbench", Ratio = Pct(search.Throughput, pgSearch.Tps), Note = "p99 target <= 50 ms" });
-        var searchPaced = await Load.PacedAsync(settings.ApiPid, Math.Max(1, search.Throughput / 2), settings.Duration, 32, async (_, ct) =>
-            await OkAsync(http, HttpMethod.Get, $"/api/v1/logs?search={SearchWords[Random.Shared.Next(SearchWords.Length)]}&limit=50", ApiKey(AdminKey), null, ct));
-        rows.Add(ToRow("GET /logs?search paced at 50% of peak", "req/s", searchPaced) with { Note = "p99 target <= 50 ms" });
-
-        // Audit list with keyset paging: each worker walks 20 pages deep, then starts again.
-        var cursors = new string?[settings.Concurrency];
-        var depth = new int[settings.Concurrency];
-        var audit = await Closed(settings, "GET /audit keyset walk (50/page)", "req/s", settings.Concurrency, async (worker, ct) =>
+        if (settings.Runs("list"))
         {
-            var url = cursors[worker] is { } cursor && depth[worker] < 20 ? $"/api/v1/audit?limit=50&cursor={Uri.EscapeDataString(cursor)}" : "/api/v1/audit?limit=50";
-            depth[worker] = cursors[worker] is null || depth[worker] >= 20 ? 0 : depth[worker] + 1;
-            using var request = new HttpRequestMessage(HttpMethod.Get, url);
-            ApiKey(AdminKey)(request);
-            using var response = await http.SendAsync(request, ct);
-            if (response.StatusCode != HttpStatusCode.OK)
+            // Fleet instance list: filters + sort, page of 50.
+            var list = await Closed(settings, "GET /instances?status&provider&sort (50)", "req/s", settings.Concurrency, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get,
+                    $"/api/v1/instances?status=RUNNING,STOPPED&provider={Providers[Random.Shared.Next(Providers.Length)]}&sort=name&order=asc&limit=50&page={Random.Shared.Next(1, 11)}",
+                    ApiKey(AdminKey), null, ct));
+            var pgList = await PgBenchAsync(settings, "list-instances.sql", settings.Concurrency);
+            rows.Add(PgRow("pgbench: instance list (ceiling)", pgList));
+            rows.Add(list with { Ceiling = "pgbench", Ratio = Pct(list.Throughput, pgList.Tps) });
+        }
+
+        if (settings.Runs("flux"))
+        {
+            // Flux list through the Kubernetes client against the fake API server, and the fake server alone.
+            using var kubeClient = NewClient(256);
+            var kubeDirect = await Closed(settings, "fake kube-apiserver list, direct (ceiling)", "req/s", settings.Concurrency, async (_, ct) =>
+                await OkAsync(kubeClient, HttpMethod.Get, $"{settings.KubeUrl}/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations", null, null, ct),
+                settings.KubePid);
+            rows.Add(kubeDirect);
+            var flux = await Closed(settings, "GET /flux/kustomizations (50 of 1k)", "req/s", settings.Concurrency, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get, $"/api/v1/flux/kustomizations?cluster=bench&limit=50&page={Random.Shared.Next(1, 21)}", ApiKey(AdminKey), null, ct));
+            rows.Add(flux with { Ceiling = "kube direct", Ratio = Pct(flux.Throughput, kubeDirect.Throughput) });
+        }
+
+        if (settings.Runs("ingest"))
+        {
+            // Log ingest (1000 per request) against COPY through psql.
+            var copy = await CopyCeilingAsync(settings);
+            rows.Add(new Row("psql \\copy of log lines (ceiling)", "rows/s", copy, double.NaN, double.NaN, 0, 0, double.NaN, double.NaN, double.NaN)
             {
-                cursors[worker] = null;
-                return 0;
-            }
+                Note = $"{settings.IngestConcurrency} psql in parallel",
+            });
+            var bodies = Enumerable.Range(0, 16).Select(IngestBody).ToArray();
+            var ingest = await Closed(settings, "POST /logs/ingest/batch (1000 lines)", "rows/s", settings.IngestConcurrency, async (worker, ct) =>
+            {
+                using var content = new ByteArrayContent(bodies[Random.Shared.Next(bodies.Length)]);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                return await OkAsync(http, HttpMethod.Post, "/api/v1/logs/ingest/batch", ApiKey(AdminKey), content, ct) * 1000;
+            });
+            rows.Add(ingest with { Ceiling = "COPY", Ratio = Pct(ingest.Throughput, copy) });
+        }
 
-            using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
-            cursors[worker] = document.RootElement.TryGetProperty("nextCursor", out var next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null;
-            return 1;
-        });
-        var pgAudit = await PgBenchAsync(settings, "audit-page.sql", settings.Concurrency);
-        rows.Add(PgRow("pgbench: audit keyset page (ceiling)", pgAudit));
-        rows.Add(audit with { Ceiling = "pgbench", Ratio = Pct(audit.Throughput, pgAudit.Tps) });
+        if (settings.Runs("search"))
+        {
+            // Log full-text search over the seeded lines.
+            var search = await Closed(settings, "GET /logs?search=<word> (50)", "req/s", settings.Concurrency, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get, $"/api/v1/logs?search={SearchWords[Random.Shared.Next(SearchWords.Length)]}&limit=50", ApiKey(AdminKey), null, ct));
+            var pgSearch = await PgBenchAsync(settings, "search-logs.sql", settings.Concurrency);
+            rows.Add(PgRow("pgbench: log search (ceiling)", pgSearch));
+            rows.Add(search with { Ceiling = "pgbench", Ratio = Pct(search.Throughput, pgSearch.Tps), Note = "p99 target <= 50 ms" });
+            var searchPaced = await Load.PacedAsync(settings.ApiPid, Math.Max(1, search.Throughput / 2), settings.Duration, 32, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get, $"/api/v1/logs?search={SearchWords[Random.Shared.Next(SearchWords.Length)]}&limit=50", ApiKey(AdminKey), null, ct));
+            rows.Add(ToRow("GET /logs?search paced at 50% of peak", "req/s", searchPaced) with { Note = "p99 target <= 50 ms" });
+        }
 
-        // SSE fan-out.
-        rows.Add(await SseFanOutAsync(settings));
+        if (settings.Runs("audit"))
+        {
+            // Audit list with keyset paging: each worker walks 20 pages deep, then starts again.
+            var cursors = new string?[settings.Concurrency];
+            var depth = new int[settings.Concurrency];
+            var audit = await Closed(settings, "GET /audit keyset walk (50/page)", "req/s", settings.Concurrency, async (worker, ct) =>
+            {
+                var url = cursors[worker] is { } cursor && depth[worker] < 20 ? $"/api/v1/audit?limit=50&cursor={Uri.EscapeDataString(cursor)}" : "/api/v1/audit?limit=50";
+                depth[worker] = cursors[worker] is null || depth[worker] >= 20 ? 0 : depth[worker] + 1;
+                using var request = new HttpRequestMessage(HttpMethod.Get, url);
+                ApiKey(AdminKey)(request);
+                using var response = await http.SendAsync(request, ct);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    cursors[worker] = null;
+                    return 0;
+                }
 
-        // Agent job claim: 8 agents, no job twice.
-        rows.AddRange(await ClaimAsync(settings, http));
+                using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
+                cursors[worker] = document.RootElement.TryGetProperty("nextCursor", out var next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null;
+                return 1;
+            });
+            var pgAudit = await PgBenchAsync(settings, "audit-page.sql", settings.Concurrency);
+            rows.Add(PgRow("pgbench: audit keyset page (ceiling)", pgAudit));
+            rows.Add(audit with { Ceiling = "pgbench", Ratio = Pct(audit.Throughput, pgAudit.Tps) });
+        }
 
-        // Access request approve, contended: 8 approvers vote on the same requests in the same order.
-        rows.Add(await ApproveAsync(settings, http));
+        if (settings.Runs("sse"))
+        {
+            // SSE fan-out.
+            rows.Add(await SseFanOutAsync(settings));
+        }
+
+        if (settings.Runs("claim"))
+        {
+            // Agent job claim: 8 agents, no job twice.
+            rows.AddRange(await ClaimAsync(settings, http));
+        }
+
+        if (settings.Runs("approve"))
+        {
+            // Access request approve, contended: 8 approvers vote on the same requests in the same order.
+            rows.Add(await ApproveAsync(settings, http));
+        }
 
         await Task.Delay(TimeSpan.FromSeconds(3));
         notes.Add($"API RSS after the run (idle again): {ProcessWatch.RssKb(settings.ApiPid) / 1024.0:0} MB");
@@ -595,7 +622,14 @@ public static partial class Runner
             KubeConfigPath = options.Required("kubeconfig");
             KubeUrl = File.ReadAllText(KubeConfigPath + ".url").Trim();
             WorkDir = options.Get("work", Path.GetTempPath());
+            Only = options.Get("only", "") is { Length: > 0 } only ? only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet() : null;
         }
+
+        /// <summary>Scenario groups chosen by <c>--only get,search,...</c> (all when absent): a quick re-measurement of one
+        /// area, or a steady load to profile the API under.</summary>
+        public IReadOnlySet<string>? Only { get; }
+
+        public bool Runs(string group) => Only is null || Only.Contains(group);
 
         public string Scale { get; }
 

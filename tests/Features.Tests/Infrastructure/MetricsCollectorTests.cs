@@ -42,6 +42,33 @@ public sealed class MetricsCollectorTests : IDisposable
     }
 
     [Fact]
+    public void Repeated_tag_sets_keep_their_own_series_whatever_the_order_of_recording()
+    {
+        var factory = _services.GetRequiredService<IMeterFactory>();
+        using var collector = new MetricsCollector(factory);
+        var counter = factory.Create("Capstan.Test").CreateCounter<long>("capstan.test.commands");
+        KeyValuePair<string, object?> Tag(string key, object? value) => new(key, value);
+
+        // Label text is cached per tag set: equal sets share a series, sets differing in one value or in one key do not.
+        for (var round = 0; round < 3; round++)
+        {
+            counter.Add(1, Tag("pool", "main"), Tag("status", 200));
+            counter.Add(10, Tag("pool", "main"), Tag("status", 500));
+            counter.Add(100, Tag("pool", "replica"), Tag("status", 200));
+            counter.Add(1000, Tag("pool", "main"), Tag("code", 200));
+            counter.Add(10000, Tag("pool", "main"));
+        }
+
+        var text = collector.Scrape();
+
+        text.ShouldContain("capstan_test_commands_total{pool=\"main\",status=\"200\"} 3\n");
+        text.ShouldContain("capstan_test_commands_total{pool=\"main\",status=\"500\"} 30\n");
+        text.ShouldContain("capstan_test_commands_total{pool=\"replica\",status=\"200\"} 300\n");
+        text.ShouldContain("capstan_test_commands_total{code=\"200\",pool=\"main\"} 3000\n");
+        text.ShouldContain("capstan_test_commands_total{pool=\"main\"} 30000\n");
+    }
+
+    [Fact]
     public void Meters_of_another_host_are_not_collected()
     {
         using var other = new ServiceCollection().AddMetrics().BuildServiceProvider();

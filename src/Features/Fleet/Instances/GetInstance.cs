@@ -53,49 +53,53 @@ public static class GetInstance
 
     internal sealed class Handler(DbSession db, RequestContext request, TimeProvider clock) : IRequestHandler<Query, InstanceDetail>
     {
+        // One round trip: the instance and its latest heartbeat (none before the first) side by side.
         private const string Select = $"""
-            SELECT {InstanceRow.Columns} FROM fleet.instances i WHERE i.id = @Id AND {FleetVisibility.Predicate}
-            """;
-
-        private const string LastHeartbeat = """
-            SELECT cpu_percent, memory_used AS memory_used_bytes, memory_total AS memory_total_bytes, disk_used AS disk_used_bytes,
-                   disk_total AS disk_total_bytes, uptime_seconds, recorded_at AS timestamp
-            FROM fleet.heartbeats WHERE instance_id = @Id ORDER BY recorded_at DESC LIMIT 1
+            SELECT {InstanceRow.Columns},
+                   h.cpu_percent AS heartbeat_cpu_percent, h.memory_used AS heartbeat_memory_used_bytes,
+                   h.memory_total AS heartbeat_memory_total_bytes, h.disk_used AS heartbeat_disk_used_bytes,
+                   h.disk_total AS heartbeat_disk_total_bytes, h.uptime_seconds AS heartbeat_uptime_seconds,
+                   h.recorded_at AS heartbeat_timestamp
+            FROM fleet.instances i
+            LEFT JOIN LATERAL (
+                SELECT cpu_percent, memory_used, memory_total, disk_used, disk_total, uptime_seconds, recorded_at
+                FROM fleet.heartbeats WHERE instance_id = i.id ORDER BY recorded_at DESC LIMIT 1
+            ) h ON true
+            WHERE i.id = @Id AND {FleetVisibility.Predicate}
             """;
 
         public async Task<InstanceDetail> Handle(Query query, CancellationToken cancellationToken)
         {
             var scope = FleetVisibility.Of(request.RequiredCaller);
-            var row = await db.QuerySingleOrDefaultAsync<InstanceRow>(Select, new { query.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken)
+            var row = await db.QuerySingleOrDefaultAsync<InstanceWithHeartbeatRow>(Select, new { query.Id, scope.SeesAllTeams, scope.TeamIds }, cancellationToken)
                 ?? throw new NotFoundException($"Instance '{query.Id}' not found");
-            var heartbeat = await db.QuerySingleOrDefaultAsync<HeartbeatRow>(LastHeartbeat, new { query.Id }, cancellationToken);
             var view = row.ToView(clock.GetUtcNow().UtcDateTime);
             return new InstanceDetail(
                 view.Id, view.Name, view.Provider, view.Region, view.Distro, view.Extensions, view.ConfigHash, view.SshEndpoint, view.DockerHost,
                 view.Status, view.TeamId, view.Tags, view.Geo, view.AgentVersion, view.Os, view.Arch, view.Online, view.LastHeartbeatAt,
                 view.CreatedAt, view.UpdatedAt, InstanceLifecycle.AvailableActions(view.Status),
-                heartbeat is null
+                row.HeartbeatTimestamp is not { } timestamp
                     ? null
-                    : new HeartbeatView(heartbeat.CpuPercent, heartbeat.MemoryUsedBytes, heartbeat.MemoryTotalBytes, heartbeat.DiskUsedBytes,
-                        heartbeat.DiskTotalBytes, heartbeat.UptimeSeconds, heartbeat.Timestamp));
+                    : new HeartbeatView(row.HeartbeatCpuPercent ?? 0, row.HeartbeatMemoryUsedBytes ?? 0, row.HeartbeatMemoryTotalBytes ?? 0,
+                        row.HeartbeatDiskUsedBytes ?? 0, row.HeartbeatDiskTotalBytes ?? 0, row.HeartbeatUptimeSeconds ?? 0, timestamp));
         }
     }
 
-    internal sealed record HeartbeatRow
+    internal sealed record InstanceWithHeartbeatRow : InstanceRow
     {
-        public double CpuPercent { get; init; }
+        public double? HeartbeatCpuPercent { get; init; }
 
-        public long MemoryUsedBytes { get; init; }
+        public long? HeartbeatMemoryUsedBytes { get; init; }
 
-        public long MemoryTotalBytes { get; init; }
+        public long? HeartbeatMemoryTotalBytes { get; init; }
 
-        public long DiskUsedBytes { get; init; }
+        public long? HeartbeatDiskUsedBytes { get; init; }
 
-        public long DiskTotalBytes { get; init; }
+        public long? HeartbeatDiskTotalBytes { get; init; }
 
-        public long UptimeSeconds { get; init; }
+        public long? HeartbeatUptimeSeconds { get; init; }
 
-        public DateTime Timestamp { get; init; }
+        public DateTime? HeartbeatTimestamp { get; init; }
     }
 
     internal sealed class Endpoint : ICarterModule
