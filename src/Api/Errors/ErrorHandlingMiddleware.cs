@@ -37,6 +37,15 @@ public sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogge
             return;
         }
 
+        if (!context.Response.HasStarted && context.Response.StatusCode == 400 && IsEmptyBody(context.Response)
+            && ParameterBindingFailure.Find(context) is { } parameter)
+        {
+            // The compile-time request delegates answer an unparsable optional value with a bare 400; name it.
+            var message = $"Invalid value for '{parameter}'";
+            await ErrorResponseWriter.WriteAsync(context, 400, message, details: new Dictionary<string, string[]> { [parameter] = [message] });
+            return;
+        }
+
         if (!context.Response.HasStarted && context.Response.StatusCode >= 400 && IsEmptyBody(context.Response))
         {
             await ErrorResponseWriter.WriteAsync(context, context.Response.StatusCode, MessageForStatus(context));

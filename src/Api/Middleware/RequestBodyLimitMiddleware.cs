@@ -8,6 +8,8 @@ namespace Capstan.Api.Middleware;
 /// <summary>
 /// A Content-Type naming a character set .NET does not know gets 415. Bodies above the endpoint's limit (its <see cref="IRequestSizeLimitMetadata"/>, else <c>Api:MaxRequestBodyBytes</c>,
 /// 1 MB by default) get 413: at once when Content-Length says so, otherwise while the body is read (chunked uploads).
+/// A form endpoint (multipart uploads) called without any body binds an empty form, so its validator names the missing
+/// field: the compile-time request delegates read <c>Request.Form</c> of a bodiless request, which throws.
 /// </summary>
 public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IConfiguration configuration)
 {
@@ -19,6 +21,11 @@ public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IConfigurat
         {
             // The JSON and form readers would fail on an encoding .NET does not know; say so instead of a 500.
             return ErrorResponseWriter.WriteAsync(context, 415, "Unsupported character set in Content-Type; send UTF-8");
+        }
+
+        if (IsBodilessFormRequest(context))
+        {
+            context.Features.Set<IFormFeature>(new FormFeature(FormCollection.Empty));
         }
 
         var limit = context.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>()?.MaxRequestBodySize ?? _defaultLimit;
@@ -39,6 +46,12 @@ public sealed class RequestBodyLimitMiddleware(RequestDelegate next, IConfigurat
 
         return next(context);
     }
+
+    private static bool IsBodilessFormRequest(HttpContext context) =>
+        context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != true
+        && !context.Request.HasFormContentType
+        && context.GetEndpoint()?.Metadata.GetOrderedMetadata<IAcceptsMetadata>()
+            .Any(accepts => accepts.ContentTypes.Any(type => type.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))) == true;
 
     private static bool UnknownCharset(string? contentType)
     {

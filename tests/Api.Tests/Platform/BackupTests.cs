@@ -101,11 +101,15 @@ public sealed class BackupTests(BackupFixture fixture) : ApiTest<BackupFixture>(
         var wrongName = await admin.PostAsync("/api/v1/admin/backups/restore", Upload("PGDMP"u8.ToArray(), "x.sql"));
         var damaged = await admin.PostAsync("/api/v1/admin/backups/restore", Upload([.. "CAPSE1\0\0"u8.ToArray(), 0, 0, 0, 5, 1, 2, 3, 4, 5], "x.dump.enc"));
         var missing = await admin.PostAsync("/api/v1/admin/backups/restore", new MultipartFormDataContent());
+        var noBody = await admin.PostAsync("/api/v1/admin/backups/restore", null);
+        var notAForm = await admin.PostAsync("/api/v1/admin/backups/restore", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
 
         (await garbage.ShouldBeErrorAsync(HttpStatusCode.BadRequest)).GetProperty("message").GetString().ShouldBe("The file is not a PostgreSQL custom-format dump");
         await wrongName.ShouldBeErrorAsync(HttpStatusCode.BadRequest);
         await damaged.ShouldBeErrorAsync(HttpStatusCode.BadRequest);
         await missing.ShouldBeErrorAsync(HttpStatusCode.BadRequest);
+        (await noBody.ShouldBeErrorAsync(HttpStatusCode.BadRequest)).GetProperty("message").GetString()!.ShouldContain("'file'");
+        await notAForm.ShouldBeErrorAsync(HttpStatusCode.UnsupportedMediaType);
         (await Fixture.ScalarAsync<long>("SELECT count(*) FROM identity.users")).ShouldBe(users);
     }
 
