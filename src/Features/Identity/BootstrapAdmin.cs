@@ -26,6 +26,8 @@ public sealed class BootstrapAdmin(IServiceProvider services, IConfiguration con
         RETURNING id
         """;
 
+    private const string AnyUser = "SELECT EXISTS (SELECT 1 FROM identity.users)";
+
     private const string Audit = """
         INSERT INTO identity.audit_log (id, actor_type, actor_name, action, resource_type, resource_id, resource_name, correlation_id, metadata)
         VALUES (@AuditId, 'system', 'system:bootstrap', 'auth.bootstrap_admin', 'user', @UserId, 'admin', @AuditId, CAST(@Metadata AS jsonb))
@@ -48,6 +50,12 @@ public sealed class BootstrapAdmin(IServiceProvider services, IConfiguration con
         }
 
         await using var connection = await services.GetRequiredService<DataSources>().Primary.OpenConnectionAsync(cancellationToken);
+        // Every restart after the first finds users: skip the password hash (a deliberately slow computation).
+        if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(AnyUser, cancellationToken: cancellationToken)))
+        {
+            return;
+        }
+
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var userId = await connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition(
             Create, new { Id = Guid.CreateVersion7(), Hash = Passwords.Hash(password) }, transaction, cancellationToken: cancellationToken));

@@ -40,10 +40,9 @@ public sealed class StartupInitializer(
                     await using var connection = await services.GetRequiredService<DataSources>().Primary.OpenConnectionAsync(stoppingToken);
                 }
 
-                foreach (var task in startupTasks)
-                {
-                    await task.RunAsync(stoppingToken);
-                }
+                // Independent of each other, so side by side (each on the thread pool: some hash or parse before their
+                // first await): start-up waits for the slowest, not for the sum.
+                await Task.WhenAll(startupTasks.Select(task => Task.Run(() => task.RunAsync(stoppingToken), stoppingToken)));
 
                 readiness.MarkReady();
                 logger.LogInformation("Capstan is ready");
@@ -75,7 +74,7 @@ public sealed class StartupInitializer(
 }
 
 /// <summary>Work that must finish before the service reports ready (after migrations), such as creating the
-/// bootstrap administrator.</summary>
+/// bootstrap administrator. Tasks run concurrently, so one must not depend on another.</summary>
 public interface IStartupTask
 {
     Task RunAsync(CancellationToken cancellationToken);
