@@ -239,5 +239,13 @@ public sealed class ResourceAndBuildRoutesTests(DeliveryFixture fixture, FakeKub
             var error = await (await client.GetAsync($"/v1/api/builds?{query}")).ShouldBeErrorAsync(HttpStatusCode.BadRequest);
             error.ToString().ShouldContain(field, customMessage: query);
         }
+
+        // Values that cannot be parsed into the parameter's type at all are named, message and details alike.
+        foreach (var (query, field) in new[] { ("limit=many", "limit"), ("offset=1.5", "offset"), ("workflowId=not-a-uuid", "workflowId") })
+        {
+            var error = await (await client.GetAsync($"/v1/api/builds?{query}")).ShouldBeErrorAsync(HttpStatusCode.BadRequest);
+            error.GetProperty("message").GetString().ShouldBe($"Invalid value for '{field}'", customMessage: query);
+            error.GetProperty("details").GetProperty(field)[0].GetString().ShouldBe($"Invalid value for '{field}'", customMessage: query);
+        }
     }
 }
