@@ -62,6 +62,7 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddHostedService<CredentialCheckCacheInvalidation>();
         services.AddSingleton<AgentCredentials>();
         services.AddSingleton<RateLimiter>();
+        services.AddSingleton<LeasedRateLimiter>();
         services.AddSingleton<AuthSettings>();
         services.AddSingleton<SindriCli>();
         // Outbound HTTP (webhook and Slack notifications, and other areas' calls) through pooled, named clients.

@@ -7,15 +7,15 @@ using Microsoft.Extensions.Configuration;
 namespace Capstan.Infrastructure.Http;
 
 /// <summary>
-/// Global abuse limits on every request, shared by all replicas (counted in PostgreSQL by <see cref="RateLimiter"/>,
-/// one round trip for both keys): per client address (<c>RateLimits:PerIp</c>) and, once signed in, per user
-/// (<c>RateLimits:PerUser</c>), each a <c>Limit</c> of requests per <c>WindowSeconds</c> judged as a sliding window.
+/// Global abuse limits on every request, shared by all replicas (counted in PostgreSQL in leases by
+/// <see cref="LeasedRateLimiter"/>, so a busy client costs a few round trips a second, not one per request): per
+/// client address (<c>RateLimits:PerIp</c>) and, once signed in, per user (<c>RateLimits:PerUser</c>), each a <c>Limit</c> of requests per <c>WindowSeconds</c> judged as a sliding window.
 /// Over a limit the answer is 429 with <c>Retry-After</c>. The defaults are generous (3000 per minute per address,
 /// 6000 per user, room for a dashboard and a fleet of agents behind one key); a limit of 0 switches that one off,
 /// <c>RateLimits:Enabled=false</c> both. Probes and <c>/metrics</c> are never limited: an orchestrator must always
 /// be able to ask. Behind a proxy set <c>Api:TrustForwardedHeaders</c> so the address is the client's.
 /// </summary>
-public sealed class RequestRateLimitMiddleware(RequestDelegate next, RateLimiter limiter, IConfiguration configuration)
+public sealed class RequestRateLimitMiddleware(RequestDelegate next, LeasedRateLimiter limiter, IConfiguration configuration)
 {
     private static readonly HashSet<string> Exempt = new(StringComparer.OrdinalIgnoreCase)
     {

@@ -47,52 +47,6 @@ public sealed class RateLimiter(IServiceProvider services, TimeProvider clock)
         return new RateLimitDecision(allowed, rule.Limit, Math.Max(0, rule.Limit - (int)Math.Ceiling(estimate)), allowed ? TimeSpan.Zero : rule.Window - elapsed);
     }
 
-    private const string HitMany = """
-        WITH input AS (
-            SELECT * FROM unnest(@Keys::text[], @Starts::timestamptz[], @PreviousStarts::timestamptz[], @Expires::timestamptz[])
-                AS i(key, window_start, previous_start, expires_at)
-        ),
-        hit AS (
-            INSERT INTO platform.rate_limits (key, window_start, hits, expires_at)
-            SELECT key, window_start, 1, expires_at FROM input ORDER BY key
-            ON CONFLICT (key, window_start) DO UPDATE SET hits = platform.rate_limits.hits + 1
-            RETURNING key, hits
-        )
-        SELECT i.key, h.hits AS current_hits, COALESCE(p.hits, 0) AS previous_hits
-        FROM input i
-        JOIN hit h ON h.key = i.key
-        LEFT JOIN platform.rate_limits p ON p.key = i.key AND p.window_start = i.previous_start
-        """;
-
-    /// <summary>Counts one hit on each key in one round trip (keys are locked in a fixed order, so concurrent callers
-    /// never deadlock) and returns the decisions in the order of <paramref name="hits"/>.</summary>
-    public async Task<RateLimitDecision[]> HitAsync(IReadOnlyList<(string Key, RateLimitRule Rule)> hits, CancellationToken cancellationToken)
-    {
-        var now = clock.GetUtcNow();
-        var starts = hits.Select(hit => new DateTimeOffset(now.UtcTicks - (now.UtcTicks % hit.Rule.Window.Ticks), TimeSpan.Zero)).ToArray();
-        await using var connection = await services.GetRequiredService<DataSources>().Primary.OpenConnectionAsync(cancellationToken);
-        var rows = (await connection.QueryAsync<(string Key, long CurrentHits, long PreviousHits)>(new CommandDefinition(
-            HitMany,
-            new
-            {
-                Keys = hits.Select(hit => hit.Key).ToArray(),
-                Starts = starts.Select(start => start.UtcDateTime).ToArray(),
-                PreviousStarts = starts.Select((start, i) => (start - hits[i].Rule.Window).UtcDateTime).ToArray(),
-                Expires = starts.Select((start, i) => (start + (2 * hits[i].Rule.Window)).UtcDateTime).ToArray(),
-            },
-            cancellationToken: cancellationToken))).ToDictionary(row => row.Key);
-
-        return [.. hits.Select((hit, i) =>
-        {
-            var (_, current, previous) = rows[hit.Key];
-            var elapsed = now - starts[i];
-            var overlap = 1 - (elapsed.TotalMilliseconds / hit.Rule.Window.TotalMilliseconds);
-            var estimate = (previous * overlap) + current;
-            var allowed = estimate <= hit.Rule.Limit;
-            return new RateLimitDecision(allowed, hit.Rule.Limit, Math.Max(0, hit.Rule.Limit - (int)Math.Ceiling(estimate)), allowed ? TimeSpan.Zero : hit.Rule.Window - elapsed);
-        })];
-    }
-
     /// <summary>Counts a hit and throws 429 (with <c>Retry-After</c>) when the key is over its limit.</summary>
     public async Task EnforceAsync(string key, RateLimitRule rule, CancellationToken cancellationToken, string? message = null)
     {
