@@ -41,6 +41,9 @@ public class ApiFactory(
 
             await Task.Delay(20);
         }
+
+        // Tests start from a service that has caught up too (all fleet partitions of the retention exist).
+        await readiness.CaughtUp.WaitAsync(deadline - DateTime.UtcNow > TimeSpan.Zero ? deadline - DateTime.UtcNow : TimeSpan.Zero);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

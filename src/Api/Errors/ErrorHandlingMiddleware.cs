@@ -82,7 +82,7 @@ public sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogge
                 break;
             case PostgresException postgres when MapPostgres(postgres) is { } mapped:
                 logger.LogInformation("Database refused the request: {SqlState} {Constraint}", postgres.SqlState, postgres.ConstraintName);
-                await ErrorResponseWriter.WriteAsync(context, mapped.Status, mapped.Message);
+                await ErrorResponseWriter.WriteAsync(context, mapped.Status, mapped.Message, headers: mapped.Status == 503 ? RetrySoon : null);
                 break;
             case NpgsqlException npgsql when npgsql is not PostgresException:
                 logger.LogWarning(npgsql, "Database unavailable");
@@ -111,6 +111,10 @@ public sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogge
         PostgresErrorCodes.UniqueViolation => (409, "A resource with the same identifying fields already exists"),
         PostgresErrorCodes.ForeignKeyViolation => (409, "The change conflicts with related resources"),
         PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected => (409, "A concurrent change conflicted with this one; retry"),
+        // A time-partitioned row for a day whose partition is not made yet (the older days follow just after ready);
+        // the routine's name, unlike the message, is not translated.
+        PostgresErrorCodes.CheckViolation when exception.Routine == "ExecFindPartition" =>
+            (503, "Storage for that time is being prepared; retry shortly"),
         PostgresErrorCodes.CheckViolation or PostgresErrorCodes.NotNullViolation => (400, "The request violates a data constraint"),
         PostgresErrorCodes.StringDataRightTruncation or PostgresErrorCodes.NumericValueOutOfRange => (400, "A value is out of range"),
         PostgresErrorCodes.InvalidTextRepresentation or PostgresErrorCodes.InvalidDatetimeFormat => (400, "A value has an invalid format"),

@@ -11,6 +11,7 @@ public enum StartupPhase
 /// initialisation error such as an edited migration). Requests other than probes wait for <see cref="StartupPhase.Ready"/>.</summary>
 public sealed class ServiceReadiness(TimeProvider clock)
 {
+    private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile StartupPhase _phase = StartupPhase.Initializing;
 
     public DateTimeOffset StartedAt { get; } = clock.GetUtcNow();
@@ -22,4 +23,9 @@ public sealed class ServiceReadiness(TimeProvider clock)
     public void MarkReady() => _phase = StartupPhase.Ready;
 
     public void MarkFailed() => _phase = StartupPhase.Failed;
+
+    /// <summary>Completes once the start-up tasks' work after ready has ended (see <see cref="IStartupTask.AfterReadyAsync"/>).</summary>
+    public Task CaughtUp => _caughtUp.Task;
+
+    public void MarkCaughtUp() => _caughtUp.TrySetResult();
 }

@@ -46,6 +46,7 @@ public sealed class StartupInitializer(
 
                 readiness.MarkReady();
                 logger.LogInformation("Capstan is ready");
+                await CatchUpAsync(stoppingToken);
                 return;
             }
             catch (Exception exception) when (IsTransient(exception) && !stoppingToken.IsCancellationRequested)
@@ -60,6 +61,24 @@ public sealed class StartupInitializer(
                 logger.LogCritical(exception, "Capstan initialization failed");
                 return;
             }
+        }
+    }
+
+    /// <summary>The start-up tasks' work that may finish after ready; a failure is logged, not fatal (their
+    /// recurring maintenance retries it).</summary>
+    private async Task CatchUpAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.WhenAll(startupTasks.Select(task => Task.Run(() => task.AfterReadyAsync(stoppingToken), stoppingToken)));
+        }
+        catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            logger.LogError(exception, "Start-up catch-up after ready failed");
+        }
+        finally
+        {
+            readiness.MarkCaughtUp();
         }
     }
 
@@ -78,4 +97,8 @@ public sealed class StartupInitializer(
 public interface IStartupTask
 {
     Task RunAsync(CancellationToken cancellationToken);
+
+    /// <summary>Work that can finish just after ready: catching up that the service can briefly answer without. The
+    /// tasks run side by side right after ready; <see cref="ServiceReadiness.CaughtUp"/> completes when they end.</summary>
+    Task AfterReadyAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -5,6 +5,8 @@ using Capstan.Features.Fleet.Alerts;
 using Capstan.Features.Fleet.Deployments;
 using Capstan.Features.Fleet.Maintenance;
 using Capstan.Infrastructure.Errors;
+using Capstan.Infrastructure.Health;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Capstan.Features.Tests.Fleet;
 
@@ -159,5 +161,24 @@ public sealed class FleetComponentTests(FleetHandlerFixture fixture) : FleetHand
         days.First().ShouldBe(DateTime.UtcNow.Date.AddDays(-3).ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture));
         days.Last().ShouldBe(DateTime.UtcNow.Date.AddDays(3).ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture));
         (await Fixture.WithScopeAsync(scope => FleetPartitions.MaintainAsync(scope, CancellationToken.None))).ShouldBe(new FleetPartitions.Result(0, 0));
+    }
+
+    [Fact]
+    public async Task Start_up_makes_the_current_days_before_ready_and_the_rest_of_the_retention_just_after()
+    {
+        static string Day(int offset) => DateTime.UtcNow.Date.AddDays(offset).ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
+        Task<List<string>> LogDaysAsync() => Fixture.QueryAsync<string>(
+            "SELECT right(c.relname, 8) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'fleet.logs'::regclass");
+        await Fixture.ExecuteAsync($"DROP TABLE fleet.logs_p{Day(-3)}, fleet.logs_p{Day(3)}");
+        var partitions = Fixture.Services.GetServices<IStartupTask>().OfType<FleetPartitions>().Single();
+
+        await partitions.RunAsync(CancellationToken.None);
+        var beforeReady = await LogDaysAsync();
+        await partitions.AfterReadyAsync(CancellationToken.None);
+        var afterReady = await LogDaysAsync();
+
+        beforeReady.ShouldContain(Day(3), "the days live traffic writes to exist before ready");
+        beforeReady.ShouldNotContain(Day(-3), "older days wait until after ready");
+        afterReady.ShouldContain(Day(-3));
     }
 }

@@ -10,8 +10,11 @@ namespace Capstan.Features.Fleet.Maintenance;
 /// <summary>
 /// The daily partitions of heartbeats, metrics and logs: every UTC day from the retention horizon to three days ahead
 /// exists (so any accepted timestamp has a home), and days past retention are dropped whole. Retention per table:
-/// <c>Fleet:Retention:HeartbeatDays</c> (7), <c>MetricDays</c> (30), <c>LogDays</c> (30). Runs before the service
-/// reports ready and then hourly (<see cref="FleetPartitionMaintenance"/>).
+/// <c>Fleet:Retention:HeartbeatDays</c> (7), <c>MetricDays</c> (30), <c>LogDays</c> (30). Before the service reports
+/// ready only the days live traffic writes to (yesterday to three days ahead) are made sure of; the older days of the
+/// retention (on a new database, some 46 partitions and half a second) and the drops follow right after ready, then
+/// hourly (<see cref="FleetPartitionMaintenance"/>). A log line stamped with an older day in that first second gets a
+/// 503 asking to retry.
 /// </summary>
 public sealed class FleetPartitions(IServiceProvider services) : IStartupTask
 {
@@ -26,23 +29,41 @@ public sealed class FleetPartitions(IServiceProvider services) : IStartupTask
         FROM day
         """;
 
+    private const string EnsureCurrent = """
+        WITH day AS (SELECT CAST(@Today AS date) AS today)
+        SELECT fleet.ensure_daily_partitions('heartbeats', today - 1, today + 3)
+             + fleet.ensure_daily_partitions('metrics', today - 1, today + 3)
+             + fleet.ensure_daily_partitions('logs', today - 1, today + 3) AS created,
+               0::bigint AS dropped
+        FROM day
+        """;
+
     public sealed record Result(long Created, long Dropped);
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
+        await ApplyAsync(scope.ServiceProvider, EnsureCurrent, cancellationToken);
+    }
+
+    public async Task AfterReadyAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
         await MaintainAsync(scope.ServiceProvider, cancellationToken);
     }
 
-    /// <summary>Creates the partitions due and drops the expired ones.</summary>
-    public static async Task<Result> MaintainAsync(IServiceProvider scope, CancellationToken cancellationToken)
+    /// <summary>Creates the partitions due over the whole retention and drops the expired ones.</summary>
+    public static Task<Result> MaintainAsync(IServiceProvider scope, CancellationToken cancellationToken) =>
+        ApplyAsync(scope, Maintain, cancellationToken);
+
+    private static async Task<Result> ApplyAsync(IServiceProvider scope, string sql, CancellationToken cancellationToken)
     {
         var configuration = scope.GetRequiredService<IConfiguration>();
         var db = scope.GetRequiredService<DbSession>();
         var today = scope.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime.Date;
         await db.BeginAsync(cancellationToken);
         var result = await db.QuerySingleAsync<Result>(
-            Maintain,
+            sql,
             new
             {
                 Today = today.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),

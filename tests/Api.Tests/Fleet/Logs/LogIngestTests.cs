@@ -50,6 +50,31 @@ public sealed class LogIngestTests(FleetFixture fixture) : FleetTest(fixture)
     }
 
     [Fact]
+    public async Task A_line_for_a_day_whose_partition_is_not_made_yet_is_503_with_retry_after_and_stored_once_it_is()
+    {
+        // Just after start-up the older days of the retention are still being made (FleetPartitions.AfterReadyAsync).
+        var id = await SeedInstanceAsync("logger");
+        var client = await As(BaseRole.Viewer);
+        var day = DateTime.UtcNow.Date.AddDays(-2);
+        await Fixture.ExecuteAsync($"DROP TABLE fleet.logs_p{day:yyyyMMdd}");
+        try
+        {
+            var line = new { instanceId = id, level = "INFO", source = "APP", message = "from the day before yesterday", timestamp = day.AddHours(12) };
+
+            var refused = await client.PostJsonAsync("/api/v1/logs/ingest", line);
+
+            (await refused.ShouldBeErrorAsync(HttpStatusCode.ServiceUnavailable)).GetProperty("message").GetString()!.ShouldContain("retry");
+            refused.Headers.RetryAfter.ShouldNotBeNull();
+            await Fixture.ExecuteAsync("SELECT fleet.ensure_daily_partitions('logs', current_date - 3, current_date + 3)");
+            await (await client.PostJsonAsync("/api/v1/logs/ingest", line)).ShouldBeJsonAsync(HttpStatusCode.Created);
+        }
+        finally
+        {
+            await Fixture.ExecuteAsync("SELECT fleet.ensure_daily_partitions('logs', current_date - 3, current_date + 3)");
+        }
+    }
+
+    [Fact]
     public async Task A_message_longer_than_ten_thousand_characters_is_400()
     {
         var id = await SeedInstanceAsync("logger");
