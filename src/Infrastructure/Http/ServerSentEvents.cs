@@ -30,7 +30,12 @@ public sealed class ServerSentEvents
     }
 
     /// <summary>Writes one event; <paramref name="data"/> may span lines.</summary>
-    public async Task WriteEventAsync(string? eventName, string data, string? id = null, CancellationToken cancellationToken = default)
+    public Task WriteEventAsync(string? eventName, string data, string? id = null, CancellationToken cancellationToken = default) =>
+        WriteFramesAsync([Frame(eventName, data, id)], cancellationToken);
+
+    /// <summary>One event as the bytes a stream writes: built once and shared when the same event goes to many
+    /// streams (a hub message fanned out to every subscriber of a replica).</summary>
+    public static byte[] Frame(string? eventName, string data, string? id = null)
     {
         var frame = new StringBuilder();
         if (id is not null)
@@ -49,7 +54,26 @@ public sealed class ServerSentEvents
         }
 
         frame.Append('\n');
-        await WriteAsync(frame.ToString(), cancellationToken);
+        return Encoding.UTF8.GetBytes(frame.ToString());
+    }
+
+    /// <summary>Writes prepared frames (see <see cref="Frame"/>) and flushes once.</summary>
+    public async Task WriteFramesAsync(IReadOnlyList<ReadOnlyMemory<byte>> frames, CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            foreach (var frame in frames)
+            {
+                await _response.Body.WriteAsync(frame, cancellationToken);
+            }
+
+            await _response.Body.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
     }
 
     /// <summary>Writes a comment line (<c>: text</c>), which clients ignore: used for heartbeats.</summary>

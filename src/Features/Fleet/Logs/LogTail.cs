@@ -30,12 +30,16 @@ internal static class LogTail
         {
             var stream = await ServerSentEvents.StartAsync(context);
             await stream.WriteEventAsync(null, JsonSerializer.Serialize(connected, Json), cancellationToken: cancellationToken);
+            // One heartbeat timer at a time, not one per message: with a thousand tails each message would start a
+            // thousand timers that outlive it.
+            var beat = Task.Delay(heartbeat, cancellationToken);
+            var matching = new List<ReadOnlyMemory<byte>>();
             while (!cancellationToken.IsCancellationRequested)
             {
-                var beat = Task.Delay(heartbeat, cancellationToken);
                 if (await Task.WhenAny(next, beat) == beat)
                 {
                     await stream.WriteCommentAsync("heartbeat", cancellationToken);
+                    beat = Task.Delay(heartbeat, cancellationToken);
                     continue;
                 }
 
@@ -46,14 +50,20 @@ internal static class LogTail
 
                 var message = messages.Current;
                 next = messages.MoveNextAsync().AsTask();
-                foreach (var (log, text) in message.Decoded(Lines))
+                matching.Clear();
+                foreach (var (log, frame) in message.Decoded(Lines))
                 {
                     if (instanceIds.Contains(log.InstanceId)
                         && (levels.Length == 0 || levels.Contains(log.Level))
                         && (sources.Length == 0 || sources.Contains(log.Source)))
                     {
-                        await stream.WriteEventAsync(null, text, cancellationToken: cancellationToken);
+                        matching.Add(frame);
                     }
+                }
+
+                if (matching.Count > 0)
+                {
+                    await stream.WriteFramesAsync(matching, cancellationToken);
                 }
             }
         }
@@ -77,12 +87,12 @@ internal static class LogTail
         }
     }
 
-    /// <summary>A message's log lines, each with its JSON as the stream writes it: decoded and serialized once per
-    /// message on this replica, then shared by every tail.</summary>
+    /// <summary>A message's log lines, each with the SSE frame the stream writes: decoded, serialized and encoded once
+    /// per message on this replica, then shared by every tail.</summary>
     private static LogLine[] Lines(JsonElement data) =>
         data.ValueKind == JsonValueKind.Object && data.TryGetProperty("logs", out var logs) && logs.ValueKind == JsonValueKind.Array
-            ? [.. (logs.Deserialize<List<LogView>>(Json) ?? []).Select(log => new LogLine(log, JsonSerializer.Serialize(log, Json)))]
+            ? [.. (logs.Deserialize<List<LogView>>(Json) ?? []).Select(log => new LogLine(log, ServerSentEvents.Frame(null, JsonSerializer.Serialize(log, Json))))]
             : [];
 
-    private sealed record LogLine(LogView Log, string Text);
+    private sealed record LogLine(LogView Log, ReadOnlyMemory<byte> Frame);
 }
