@@ -55,7 +55,13 @@ public sealed class MergedEventStreamTests
         var sse = await ServerSentEvents.StartAsync(context);
 
         var pump = stream.PumpAsync(sse, TimeSpan.FromMilliseconds(50), _ => false);
-        await Task.Delay(300);
+        // Wait for the first heartbeat rather than a fixed time: on a busy machine a timer can fire late.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (body.Length == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
         await leave.CancelAsync();
         await pump.WaitAsync(TimeSpan.FromSeconds(10));
 
