@@ -9,7 +9,8 @@ namespace Capstan.Infrastructure.Http;
 /// <summary>
 /// Global abuse limits on every request, shared by all replicas (counted in PostgreSQL in leases by
 /// <see cref="LeasedRateLimiter"/>, so a busy client costs a few round trips a second, not one per request): per
-/// client address (<c>RateLimits:PerIp</c>) and, once signed in, per user (<c>RateLimits:PerUser</c>), each a <c>Limit</c> of requests per <c>WindowSeconds</c> judged as a sliding window.
+/// client address (<c>RateLimits:PerIp</c>) and, once signed in, per user (<c>RateLimits:PerUser</c>), each a
+/// <c>Limit</c> of requests per <c>WindowSeconds</c> judged as a sliding window.
 /// Over a limit the answer is 429 with <c>Retry-After</c>. The defaults are generous (3000 per minute per address,
 /// 6000 per user, room for a dashboard and a fleet of agents behind one key); a limit of 0 switches that one off,
 /// <c>RateLimits:Enabled=false</c> both. Probes and <c>/metrics</c> are never limited: an orchestrator must always
