@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Capstan.Infrastructure.Data;
 using Dapper;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Capstan.Infrastructure.Security;
@@ -36,29 +39,65 @@ public static class AgentRouteAccess
 
 /// <summary>
 /// Checks agent credentials: agent secrets are 32 random bytes shown once at mint and stored as their SHA-256. Every
-/// check does the same work whether the agent exists or not (one primary-key lookup, one hash, one fixed-time
+/// lookup does the same work whether the agent exists or not (one primary-key lookup, one hash, one fixed-time
 /// comparison against the stored hash or a dummy), so the answer time says nothing about which part was wrong.
+/// An accepted secret is remembered per agent for the credential cache's lifetime (<c>Identity:CredentialCacheMilliseconds</c>,
+/// 500 ms by default), so a polling agent costs one lookup per lifetime instead of one per request; only the very secret
+/// that was accepted is answered from memory, and anything else (a wrong secret, an unknown or revoked agent) is
+/// looked up, so the cache tells a guesser nothing. A database trigger (migration 0170) evicts the agent on every
+/// replica when it is revoked, deleted or its secret, scope or key changes; the lifetime bounds staleness otherwise.
 /// </summary>
-public sealed class AgentCredentials(IServiceProvider services)
+public sealed class AgentCredentials(IServiceProvider services, IConfiguration configuration)
 {
     private const string ById = """
         SELECT id, name, status, secret_hash, public_key, scope::text AS scope_json
         FROM access.agents WHERE id = @Id
         """;
 
+    private const int MaxEntries = 100_000;
+
     private static readonly byte[] Dummy = SHA256.HashData(RandomNumberGenerator.GetBytes(32));
+
+    private readonly ConcurrentDictionary<Guid, Accepted> _accepted = new();
+    private readonly long _lifetimeTicks = (long)(CredentialCheckCache.LifetimeFrom(configuration).TotalSeconds * Stopwatch.Frequency);
+
+    /// <summary>How many agents are answered from memory right now.</summary>
+    public int CachedCount => _accepted.Count;
 
     public async Task<AgentIdentity?> VerifyAsync(Guid agentId, string? presentedSecret, CancellationToken cancellationToken)
     {
+        var presented = SecretTokens.Hash(presentedSecret ?? string.Empty);
+        var now = Stopwatch.GetTimestamp();
+        if (_accepted.TryGetValue(agentId, out var cached) && cached.ValidUntil > now
+            && CryptographicOperations.FixedTimeEquals(presented, cached.SecretHash))
+        {
+            return cached.Agent;
+        }
+
         await using var connection = await services.GetRequiredService<DataSources>().Primary.OpenConnectionAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<AgentRow>(new CommandDefinition(ById, new { Id = agentId }, cancellationToken: cancellationToken));
-        var presented = SecretTokens.Hash(presentedSecret ?? string.Empty);
         var expected = row?.SecretHash is { Length: 32 } hash ? hash : Dummy;
         var matches = CryptographicOperations.FixedTimeEquals(presented, expected);
-        return matches && row is not null && row.Status != "revoked" && !string.IsNullOrEmpty(presentedSecret)
-            ? new AgentIdentity(row.Id, row.Name, row.Status, row.PublicKey, row.ScopeJson)
-            : null;
+        if (!matches || row is null || row.Status == "revoked" || string.IsNullOrEmpty(presentedSecret))
+        {
+            return null;
+        }
+
+        var agent = new AgentIdentity(row.Id, row.Name, row.Status, row.PublicKey, row.ScopeJson);
+        if (_lifetimeTicks > 0 && _accepted.Count < MaxEntries)
+        {
+            _accepted[agentId] = new Accepted(expected, agent, now + _lifetimeTicks);
+        }
+
+        return agent;
     }
 
+    /// <summary>Forgets the accepted secret of <paramref name="agentId"/>: its next request is looked up.</summary>
+    public void Evict(Guid agentId) => _accepted.TryRemove(agentId, out _);
+
+    public void Clear() => _accepted.Clear();
+
     private sealed record AgentRow(Guid Id, string Name, string Status, byte[] SecretHash, byte[]? PublicKey, string ScopeJson);
+
+    private sealed record Accepted(byte[] SecretHash, AgentIdentity Agent, long ValidUntil);
 }

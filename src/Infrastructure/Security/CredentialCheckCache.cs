@@ -29,12 +29,16 @@ public sealed class CredentialCheckCache
 
     public CredentialCheckCache(IConfiguration configuration)
     {
-        Lifetime = TimeSpan.FromMilliseconds(Math.Clamp(configuration.GetValue("Identity:CredentialCacheMilliseconds", 500), 0, 1000));
+        Lifetime = LifetimeFrom(configuration);
         _lifetimeTicks = (long)(Lifetime.TotalSeconds * Stopwatch.Frequency);
     }
 
     /// <summary>How long an accepted credential is trusted without a lookup (at most one second).</summary>
     public TimeSpan Lifetime { get; }
+
+    /// <summary>The configured lifetime of accepted credentials, users' and agents' alike.</summary>
+    public static TimeSpan LifetimeFrom(IConfiguration configuration) =>
+        TimeSpan.FromMilliseconds(Math.Clamp(configuration.GetValue("Identity:CredentialCacheMilliseconds", 500), 0, 1000));
 
     public int Count => _entries.Count;
 
@@ -116,8 +120,9 @@ public sealed class CredentialCheckCache
 }
 
 /// <summary>Applies <c>identity.credentials</c> hub events (raised by database triggers on every change to sessions, API
-/// keys, users and role grants, from any replica or tool) to this replica's <see cref="CredentialCheckCache"/>.</summary>
-public sealed class CredentialCheckCacheInvalidation(EventHub hub, CredentialCheckCache cache, ILogger<CredentialCheckCacheInvalidation> logger) : BackgroundService
+/// keys, users, role grants and agents, from any replica or tool) to this replica's <see cref="CredentialCheckCache"/>
+/// and <see cref="AgentCredentials"/>: <c>userId</c> names a user, <c>agentId</c> an agent, anything else clears both.</summary>
+public sealed class CredentialCheckCacheInvalidation(EventHub hub, CredentialCheckCache cache, AgentCredentials agents, ILogger<CredentialCheckCacheInvalidation> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -130,16 +135,18 @@ public sealed class CredentialCheckCacheInvalidation(EventHub hub, CredentialChe
         {
             await foreach (var message in hub.SubscribeAsync(CredentialCheckCache.Topic, stoppingToken, capacity: 10_000))
             {
-                if (message.Data.ValueKind == JsonValueKind.Object
-                    && message.Data.TryGetProperty("userId", out var user)
-                    && user.ValueKind == JsonValueKind.String
-                    && Guid.TryParse(user.GetString(), out var userId))
+                if (IdNamed(message.Data, "agentId") is { } agentId)
+                {
+                    agents.Evict(agentId);
+                }
+                else if (IdNamed(message.Data, "userId") is { } userId)
                 {
                     cache.Evict(userId);
                 }
                 else
                 {
                     cache.Clear();
+                    agents.Clear();
                 }
             }
         }
@@ -152,4 +159,12 @@ public sealed class CredentialCheckCacheInvalidation(EventHub hub, CredentialChe
             logger.LogWarning("Credential cache invalidation stopped ({Reason}); entries expire after {Lifetime} ms", exception.Message, cache.Lifetime.TotalMilliseconds);
         }
     }
+
+    private static Guid? IdNamed(JsonElement data, string name) =>
+        data.ValueKind == JsonValueKind.Object
+        && data.TryGetProperty(name, out var value)
+        && value.ValueKind == JsonValueKind.String
+        && Guid.TryParse(value.GetString(), out var id)
+            ? id
+            : null;
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Capstan.Api.Tests.Access;
 using Capstan.Infrastructure.Events;
 using Capstan.Infrastructure.Security;
 using Capstan.Tests.Support;
@@ -14,9 +15,9 @@ using Npgsql;
 namespace Capstan.Api.Tests.Identity;
 
 /// <summary>
-/// The credential cache across two replicas sharing one database, both with the cache on (500 ms, the default): a
-/// credential revoked on one replica, or in the database directly, is refused on both within one second, and each
-/// replica answers repeated requests from its cache.
+/// The credential caches (users' and agents') across two replicas sharing one database, both with the cache on (500 ms,
+/// the default): a credential revoked on one replica, or in the database directly, is refused on both within one
+/// second, and each replica answers repeated requests from its cache.
 /// </summary>
 public sealed class CredentialCacheTests : IAsyncLifetime
 {
@@ -28,7 +29,8 @@ public sealed class CredentialCacheTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var database = PostgresServer.CreateDatabase("credcache");
-        var settings = new Dictionary<string, string?> { ["Identity:CredentialCacheMilliseconds"] = "500" };
+        // The access area's settings lift the per-agent heartbeat limit, which the polling below would reach.
+        var settings = new Dictionary<string, string?>(AccessFixture.Settings) { ["Identity:CredentialCacheMilliseconds"] = "500" };
         _first = new ApiFactory(database, settings);
         _second = new ApiFactory(database, settings);
         await Task.WhenAll(_first.WaitUntilReadyAsync(), _second.WaitUntilReadyAsync());
@@ -167,6 +169,80 @@ public sealed class CredentialCacheTests : IAsyncLifetime
         cache.Count.ShouldBe(0);
     }
 
+    [Fact]
+    public async Task An_agent_revoked_on_one_replica_is_refused_on_both_within_one_second()
+    {
+        var (admin, id, secret) = await MintAgentAsync();
+        using var first = AgentClient(_first, secret);
+        using var second = AgentClient(_second, secret);
+        (await first.PostAsync($"/api/v1/agents/{id}/heartbeat", null)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        (await second.PostAsync($"/api/v1/agents/{id}/heartbeat", null)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        _second.Services.GetRequiredService<AgentCredentials>().CachedCount.ShouldBe(1);
+
+        var revoked = Stopwatch.StartNew();
+        (await admin.PostAsync($"/api/v1/agents/{id}/revoke", null)).IsSuccessStatusCode.ShouldBeTrue();
+
+        await RefusedWithinAsync(() => second.PostAsync($"/api/v1/agents/{id}/heartbeat", null), revoked);
+        await RefusedWithinAsync(() => first.PostAsync($"/api/v1/agents/{id}/heartbeat", null), revoked);
+    }
+
+    [Fact]
+    public async Task The_database_trigger_evicts_an_agent_revoked_by_sql_before_the_lifetime_would()
+    {
+        // A replica remembering secrets for a full second still refuses at once: the trigger's hub event drops the agent.
+        await using var slow = new ApiFactory(_first.ConnectionString, new Dictionary<string, string?>(AccessFixture.Settings) { ["Identity:CredentialCacheMilliseconds"] = "1000" });
+        await slow.WaitUntilReadyAsync();
+        await slow.Services.GetRequiredService<EventHub>().Listening;
+        var (_, id, secret) = await MintAgentAsync();
+        using var client = AgentClient(slow, secret);
+        (await client.PostAsync($"/api/v1/agents/{id}/heartbeat", null)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        var credentials = slow.Services.GetRequiredService<AgentCredentials>();
+        credentials.CachedCount.ShouldBe(1);
+
+        // A heartbeat's own stamp (last_seen_at) evicts nothing; a revocation does.
+        await ExecuteAsync("UPDATE access.agents SET last_seen_at = now() WHERE id = @Id", new NpgsqlParameter("Id", id));
+        await Task.Delay(100);
+        credentials.CachedCount.ShouldBe(1);
+        await ExecuteAsync("UPDATE access.agents SET status = 'revoked', revoked_at = now() WHERE id = @Id", new NpgsqlParameter("Id", id));
+        var evicted = Stopwatch.StartNew();
+        while (credentials.CachedCount > 0 && evicted.Elapsed < TimeSpan.FromMilliseconds(900))
+        {
+            await Task.Delay(10);
+        }
+
+        credentials.CachedCount.ShouldBe(0);
+        (await client.PostAsync($"/api/v1/agents/{id}/heartbeat", null)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task A_wrong_secret_for_a_remembered_agent_is_still_refused()
+    {
+        var (_, id, secret) = await MintAgentAsync();
+        using var agent = AgentClient(_first, secret);
+        using var guesser = AgentClient(_first, secret[..^1] + (secret[^1] == 'A' ? 'B' : 'A'));
+        (await agent.PostAsync($"/api/v1/agents/{id}/jobs/claim", null)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+
+        await (await guesser.PostAsync($"/api/v1/agents/{id}/jobs/claim", null)).ShouldBeErrorAsync(HttpStatusCode.Unauthorized);
+        (await agent.PostAsync($"/api/v1/agents/{id}/jobs/claim", null)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+    }
+
+    private async Task<(HttpClient Admin, Guid Id, string Secret)> MintAgentAsync()
+    {
+        var user = await _first.CreateUserAsync(BaseRole.Admin);
+        var admin = _first.CreateClient();
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", await _first.CreateApiKeyAsync(user));
+        var body = await (await admin.PostAsJsonAsync("/api/v1/agents", new { name = $"agent-{Guid.NewGuid():N}"[..20] }))
+            .ShouldBeJsonAsync(HttpStatusCode.Created);
+        return (admin, body.GetProperty("id").GetGuid(), body.GetProperty("agent_secret").GetString()!);
+    }
+
+    private static HttpClient AgentClient(ApiFactory factory, string secret)
+    {
+        var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Add(AgentAuthenticated.HeaderName, secret);
+        return client;
+    }
+
     private static HttpClient Client(ApiFactory factory, string bearer)
     {
         var client = factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
@@ -174,12 +250,15 @@ public sealed class CredentialCacheTests : IAsyncLifetime
         return client;
     }
 
-    private static async Task RefusedWithinAsync(HttpClient client, Stopwatch since)
+    private static Task RefusedWithinAsync(HttpClient client, Stopwatch since) =>
+        RefusedWithinAsync(() => client.GetAsync("/v1/api/profile"), since);
+
+    private static async Task RefusedWithinAsync(Func<Task<HttpResponseMessage>> send, Stopwatch since)
     {
         HttpStatusCode status;
         do
         {
-            status = (await client.GetAsync("/v1/api/profile")).StatusCode;
+            status = (await send()).StatusCode;
             if (status == HttpStatusCode.Unauthorized)
             {
                 return;
