@@ -135,59 +135,70 @@ public static class Load
         return new Outcome(units.Sum() / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors.Sum(), all.Length, watch);
     }
 
-    /// <summary>Open loop at a fixed rate; latency counts from each request's scheduled start (no coordinated omission).</summary>
-    public static async Task<Outcome> PacedAsync(int apiPid, double ratePerSecond, TimeSpan duration, int maxInFlight, Operation operation)
+    /// <summary>Open loop at a fixed rate; latency counts from each request's scheduled start (no coordinated omission).
+    /// The same rate runs for <paramref name="warmup"/> first, unrecorded: the first second at a new rate opens connections
+    /// (HTTP and database pools grow to the rate's concurrency), which is start-up, not steady state.</summary>
+    public static async Task<Outcome> PacedAsync(int apiPid, double ratePerSecond, TimeSpan warmup, TimeSpan duration, int maxInFlight, Operation operation)
+    {
+        await PaceAsync(ratePerSecond, warmup, maxInFlight, operation, null);
+        var samples = new List<double>[maxInFlight];
+        var errors = new long[maxInFlight];
+        var watch = new ProcessWatch(apiPid);
+        var started = Stopwatch.GetTimestamp();
+        await using (watch)
+        {
+            await PaceAsync(ratePerSecond, duration, maxInFlight, operation, (worker, latency, done) =>
+            {
+                (samples[worker] ??= new List<double>(1024)).Add(latency);
+                if (done == 0)
+                {
+                    errors[worker]++;
+                }
+            });
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var all = samples.Where(list => list is not null).SelectMany(list => list).ToArray();
+        return new Outcome(all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors.Sum(), all.Length, watch);
+    }
+
+    private static async Task PaceAsync(double ratePerSecond, TimeSpan duration, int maxInFlight, Operation operation, Action<int, double, int>? record)
     {
         var total = (long)(ratePerSecond * duration.TotalSeconds);
         var interval = Stopwatch.Frequency / ratePerSecond;
         long next = -1;
-        var samples = new List<double>[maxInFlight];
-        var errors = new long[maxInFlight];
-        var watch = new ProcessWatch(apiPid);
         var origin = Stopwatch.GetTimestamp();
-        await using (watch)
+        var workers = Enumerable.Range(0, maxInFlight).Select(worker => Task.Run(async () =>
         {
-            var workers = Enumerable.Range(0, maxInFlight).Select(worker => Task.Run(async () =>
+            while (true)
             {
-                samples[worker] = new List<double>(1024);
-                while (true)
+                var ticket = Interlocked.Increment(ref next);
+                if (ticket >= total)
                 {
-                    var ticket = Interlocked.Increment(ref next);
-                    if (ticket >= total)
-                    {
-                        return;
-                    }
-
-                    var scheduled = origin + (long)(ticket * interval);
-                    var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), scheduled);
-                    if (wait > TimeSpan.Zero)
-                    {
-                        await Task.Delay(wait);
-                    }
-
-                    int done;
-                    try
-                    {
-                        done = await operation(worker, CancellationToken.None);
-                    }
-                    catch (Exception exception) when (exception is HttpRequestException or IOException or TaskCanceledException)
-                    {
-                        done = 0;
-                    }
-
-                    samples[worker].Add(Stopwatch.GetElapsedTime(scheduled).TotalMilliseconds);
-                    if (done == 0)
-                    {
-                        errors[worker]++;
-                    }
+                    return;
                 }
-            }));
-            await Task.WhenAll(workers);
-        }
 
-        var elapsed = Stopwatch.GetElapsedTime(origin).TotalSeconds;
-        var all = samples.SelectMany(list => list).ToArray();
-        return new Outcome(all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors.Sum(), all.Length, watch);
+                var scheduled = origin + (long)(ticket * interval);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), scheduled);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait);
+                }
+
+                int done;
+                try
+                {
+                    done = await operation(worker, CancellationToken.None);
+                }
+                catch (Exception exception) when (exception is HttpRequestException or IOException or TaskCanceledException)
+                {
+                    done = 0;
+                }
+
+                record?.Invoke(worker, Stopwatch.GetElapsedTime(scheduled).TotalMilliseconds, done);
+            }
+        }));
+        await Task.WhenAll(workers);
     }
 
     public static double Percentile(double[] values, double quantile)
