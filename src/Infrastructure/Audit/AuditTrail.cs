@@ -102,7 +102,7 @@ public sealed class AuditTrail(RequestContext request, IServiceProvider services
             return "{}";
         }
 
-        var node = metadata as JsonNode ?? JsonSerializer.SerializeToNode(metadata, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+        var node = metadata as JsonNode ?? JsonSerializer.SerializeToNode(metadata, JsonSerializerOptions.Web);
         Redact(node);
         return node?.ToJsonString() ?? "{}";
     }

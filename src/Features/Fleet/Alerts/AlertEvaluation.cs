@@ -105,7 +105,7 @@ public sealed class AlertEvaluation(IServiceProvider services, ILogger<AlertEval
                         StatusCode = (long?)attempt.StatusCode,
                         attempt.Error,
                         attempt.DurationMs,
-                        Payload = JsonSerializer.Serialize(delivery.Payload, new JsonSerializerOptions(JsonSerializerDefaults.Web)),
+                        Payload = JsonSerializer.Serialize(delivery.Payload, JsonSerializerOptions.Web),
                     },
                     cancellationToken);
             }

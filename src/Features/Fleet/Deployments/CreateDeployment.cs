@@ -219,9 +219,8 @@ public static class CreateDeployment
                 throw new BadRequestException("The body must be a JSON object");
             }
 
-            var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-            var command = document.RootElement.Deserialize<Command>(options)!;
-            var camel = document.RootElement.Deserialize<CamelCaseFields>(options)!;
+            var command = document.RootElement.Deserialize<Command>(JsonSerializerOptions.Web)!;
+            var camel = document.RootElement.Deserialize<CamelCaseFields>(JsonSerializerOptions.Web)!;
             return command with
             {
                 VmSize = command.VmSize ?? camel.VmSize,
