@@ -185,16 +185,7 @@ public static class Load
                     await Task.Delay(wait);
                 }
 
-                int done;
-                try
-                {
-                    done = await operation(worker, CancellationToken.None);
-                }
-                catch (Exception exception) when (exception is HttpRequestException or IOException or TaskCanceledException)
-                {
-                    done = 0;
-                }
-
+                var done = await AttemptAsync(operation, worker);
                 record?.Invoke(worker, Stopwatch.GetElapsedTime(scheduled).TotalMilliseconds, done);
             }
         }));
@@ -220,19 +211,23 @@ public static class Load
             while (!stop.IsCancellationRequested)
             {
                 var started = Stopwatch.GetTimestamp();
-                int done;
-                try
-                {
-                    done = await operation(worker, CancellationToken.None);
-                }
-                catch (Exception exception) when (exception is HttpRequestException or IOException or TaskCanceledException)
-                {
-                    done = 0;
-                }
-
+                var done = await AttemptAsync(operation, worker);
                 record?.Invoke(worker, Stopwatch.GetElapsedTime(started).TotalMilliseconds, done);
             }
         }));
         await Task.WhenAll(workers);
+    }
+
+    /// <summary>One operation; a failed connection or a timeout counts as an error (0 units), not a crash of the run.</summary>
+    private static async Task<int> AttemptAsync(Operation operation, int worker)
+    {
+        try
+        {
+            return await operation(worker, CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or IOException or TaskCanceledException)
+        {
+            return 0;
+        }
     }
 }
