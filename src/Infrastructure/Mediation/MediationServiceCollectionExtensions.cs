@@ -39,12 +39,18 @@ public static class MediationServiceCollectionExtensions
         {
             foreach (var validator in AssemblyScanner.FindValidatorsInAssembly(assembly, includeInternalTypes: true))
             {
-                services.AddScoped(validator.InterfaceType, validator.ValidatorType);
+                services.Add(new ServiceDescriptor(validator.InterfaceType, validator.ValidatorType, LifetimeOf(validator.ValidatorType)));
             }
         }
 
         return services;
     }
+
+    /// <summary>A validator without dependencies is immutable once built, and building one creates its rules from
+    /// expression trees: it is built once. One that needs the request's services (the caller, the clock, a connection)
+    /// is built per scope.</summary>
+    private static ServiceLifetime LifetimeOf(Type validator) =>
+        validator.GetConstructors().Any(constructor => constructor.GetParameters().Length == 0) ? ServiceLifetime.Singleton : ServiceLifetime.Scoped;
 
     private static bool IsConcrete(Type type) => type is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false };
 
