@@ -64,11 +64,11 @@ public static class ApiHosting
         app.UseResponseCompression();
         app.UseMiddleware<ApiVersionRewriteMiddleware>();
         app.UseMiddleware<RequestContextMiddleware>();
-        // WebSocket upgrades (/api/v1/ws, ticket authentication on upgrades) need the feature this middleware adds.
+        // WebSocket upgrades (/api/v1/ws, the fleet agent socket) need the feature this middleware adds, before
+        // authentication reads ?ticket= on upgrades. Once: a second registration wrapped the feature again on every
+        // request and replaced the 30-second keep-alive with the default.
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseRouting();
-        // WebSocket upgrades (the fleet agent socket) must be recognised before authentication reads ?ticket=.
-        app.UseWebSockets();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseMiddleware<StartupGateMiddleware>();
         app.UseMiddleware<FeatureGateMiddleware>();
