@@ -40,9 +40,66 @@ public sealed class LocalPostgresCluster : IDisposable
     /// <summary>The durable development cluster kept under <paramref name="root"/> (normally <c>.data/</c>).</summary>
     public static LocalPostgresCluster Durable(string root) => new(root, ephemeral: false);
 
-    /// <summary>A throw-away cluster in a new temporary directory, tuned for speed (no fsync), deleted on dispose.</summary>
-    public static LocalPostgresCluster Ephemeral() =>
-        new(Path.Combine(Path.GetTempPath(), "capstan-pg-" + Guid.NewGuid().ToString("N")[..12]), ephemeral: true);
+    private const string EphemeralPrefix = "capstan-pg-";
+
+    /// <summary>A throw-away cluster in a new temporary directory, tuned for speed (no fsync), deleted on dispose.
+    /// Clusters that earlier processes left behind are removed first (see <see cref="RemoveAbandoned"/>).</summary>
+    public static LocalPostgresCluster Ephemeral()
+    {
+        RemoveAbandoned(Path.GetTempPath(), TimeSpan.FromMinutes(10));
+        return new(Path.Combine(Path.GetTempPath(), EphemeralPrefix + Guid.NewGuid().ToString("N")[..12]), ephemeral: true);
+    }
+
+    /// <summary>
+    /// Deletes the ephemeral clusters under <paramref name="tempDirectory"/> that no server runs on and that are older
+    /// than <paramref name="minimumAge"/> (younger ones may be another process's, still being created). A test host
+    /// is often ended right after its exit handlers begin, so the delete that follows stopping the server never ran
+    /// and every run left its 1.3 GB cluster behind until the disk filled up.
+    /// </summary>
+    public static int RemoveAbandoned(string tempDirectory, TimeSpan minimumAge)
+    {
+        var removed = 0;
+        foreach (var root in Directory.EnumerateDirectories(tempDirectory, EphemeralPrefix + "*"))
+        {
+            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(root) < minimumAge || ServerRunsIn(Path.Combine(root, "postgres")))
+            {
+                continue;
+            }
+
+            try
+            {
+                Directory.Delete(root, recursive: true);
+                removed++;
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                // Another process is removing it, or it is not ours to remove.
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>True when the data directory's <c>postmaster.pid</c> names a live process.</summary>
+    private static bool ServerRunsIn(string dataDirectory)
+    {
+        var pidFile = Path.Combine(dataDirectory, "postmaster.pid");
+        try
+        {
+            var firstLine = File.ReadLines(pidFile).FirstOrDefault();
+            if (!int.TryParse(firstLine, out var pid))
+            {
+                return false;
+            }
+
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException or ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
 
     public string ConnectionString(string database)
     {
