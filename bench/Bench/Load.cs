@@ -105,7 +105,15 @@ public static class Load
     /// <summary>One operation: returns how many units it completed (0 = an error), e.g. 1 request or 1000 rows.</summary>
     public delegate Task<int> Operation(int worker, CancellationToken cancellationToken);
 
-    public sealed record Outcome(double UnitsPerSecond, double P50Ms, double P99Ms, long Errors, long Samples, ProcessWatch Watch);
+    public sealed record Outcome(double UnitsPerSecond, double P50Ms, double P99Ms, long Errors, long Samples, ProcessWatch Watch)
+    {
+        /// <summary>Paced runs only: per window of <see cref="WindowMs"/> by scheduled start, the requests and the slowest.</summary>
+        public IReadOnlyList<Window> Windows { get; init; } = [];
+    }
+
+    public sealed record Window(double StartSeconds, int Requests, double MaxMs);
+
+    public const int WindowMs = 250;
 
     /// <summary>Closed loop: <paramref name="concurrency"/> workers send back to back; warm-up first, unrecorded.</summary>
     public static async Task<Outcome> ClosedAsync(int apiPid, int concurrency, TimeSpan warmup, TimeSpan duration, Operation operation)
@@ -138,18 +146,24 @@ public static class Load
     /// <summary>Open loop at a fixed rate; latency counts from each request's scheduled start (no coordinated omission).
     /// The same rate runs for <paramref name="warmup"/> first, unrecorded: the first second at a new rate opens connections
     /// (HTTP and database pools grow to the rate's concurrency), which is start-up, not steady state.</summary>
-    public static async Task<Outcome> PacedAsync(int apiPid, double ratePerSecond, TimeSpan warmup, TimeSpan duration, int maxInFlight, Operation operation)
+    public static async Task<Outcome> PacedAsync(
+        int apiPid, double ratePerSecond, TimeSpan warmup, TimeSpan duration, int maxInFlight, Operation operation, Func<Task>? warmedUp = null)
     {
         await PaceAsync(ratePerSecond, warmup, maxInFlight, operation, null);
-        var samples = new List<double>[maxInFlight];
+        if (warmedUp is not null)
+        {
+            await warmedUp();
+        }
+
+        var samples = new List<(double Offset, double Latency)>[maxInFlight];
         var errors = new long[maxInFlight];
         var watch = new ProcessWatch(apiPid);
         var started = Stopwatch.GetTimestamp();
         await using (watch)
         {
-            await PaceAsync(ratePerSecond, duration, maxInFlight, operation, (worker, latency, done) =>
+            await PaceAsync(ratePerSecond, duration, maxInFlight, operation, (worker, offset, latency, done) =>
             {
-                (samples[worker] ??= new List<double>(1024)).Add(latency);
+                (samples[worker] ??= new List<(double, double)>(1024)).Add((offset, latency));
                 if (done == 0)
                 {
                     errors[worker]++;
@@ -158,11 +172,19 @@ public static class Load
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var all = samples.Where(list => list is not null).SelectMany(list => list).ToArray();
-        return new Outcome(all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors.Sum(), all.Length, watch);
+        var recorded = samples.Where(list => list is not null).SelectMany(list => list).ToArray();
+        var all = recorded.Select(sample => sample.Latency).ToArray();
+        var windows = recorded
+            .GroupBy(sample => (int)(sample.Offset * 1000 / WindowMs))
+            .OrderBy(window => window.Key)
+            .Select(window => new Window(window.Key * WindowMs / 1000.0, window.Count(), window.Max(sample => sample.Latency)))
+            .ToList();
+        return new Outcome(all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors.Sum(), all.Length, watch) { Windows = windows };
     }
 
-    private static async Task PaceAsync(double ratePerSecond, TimeSpan duration, int maxInFlight, Operation operation, Action<int, double, int>? record)
+    /// <summary>Sends at the rate; <paramref name="record"/> gets the worker, the scheduled start (seconds from the first),
+    /// the latency from that start in ms and the units done.</summary>
+    private static async Task PaceAsync(double ratePerSecond, TimeSpan duration, int maxInFlight, Operation operation, Action<int, double, double, int>? record)
     {
         var total = (long)(ratePerSecond * duration.TotalSeconds);
         var interval = Stopwatch.Frequency / ratePerSecond;
@@ -186,7 +208,7 @@ public static class Load
                 }
 
                 var done = await AttemptAsync(operation, worker);
-                record?.Invoke(worker, Stopwatch.GetElapsedTime(scheduled).TotalMilliseconds, done);
+                record?.Invoke(worker, ticket / ratePerSecond, Stopwatch.GetElapsedTime(scheduled).TotalMilliseconds, done);
             }
         }));
         await Task.WhenAll(workers);

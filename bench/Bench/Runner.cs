@@ -50,6 +50,8 @@ public static partial class Runner
         http.BaseAddress = new Uri(settings.Api);
         var jwt = await LoginAsync(http);
         await RegisterClusterAsync(http, settings);
+        var (recorded, took) = await WaitForFluxWatchAsync(settings);
+        Log($"the Flux watcher recorded {recorded} objects of the cluster in {took.TotalSeconds:0.0} s");
 
         // Framework ceiling.
         using var bareClient = NewClient(256);
@@ -70,9 +72,8 @@ public static partial class Runner
             rows.Add(getJwt with { Ceiling = "kestrel / pgbench", Ratio = $"{Pct(getJwt.Throughput, bare.Throughput)} / {Pct(getJwt.Throughput, pgGet.Tps)}" });
             rows.Add(getKey with { Ceiling = "kestrel / pgbench", Ratio = $"{Pct(getKey.Throughput, bare.Throughput)} / {Pct(getKey.Throughput, pgGet.Tps)}" });
             var half = Math.Max(1, getJwt.Throughput / 2);
-            var paced = await Load.PacedAsync(settings.ApiPid, half, settings.Warmup, settings.Duration, 64, async (_, ct) =>
-                await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", Bearer(jwt), null, ct));
-            rows.Add(ToRow($"GET /instances/{{id}} (JWT) paced at 50% of peak", "req/s", paced) with { Note = "p99 target <= 10 ms" });
+            rows.Add(await Paced(settings, http, "GET /instances/{id} (JWT) paced at 50% of peak", half, 64, 10, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", Bearer(jwt), null, ct)));
         }
 
         if (settings.Runs("list"))
@@ -127,9 +128,8 @@ public static partial class Runner
             var pgSearch = await PgBenchAsync(settings, "search-logs.sql", settings.Concurrency);
             rows.Add(PgRow("pgbench: log search (ceiling)", pgSearch));
             rows.Add(search with { Ceiling = "pgbench", Ratio = Pct(search.Throughput, pgSearch.Tps), Note = "p99 target <= 50 ms" });
-            var searchPaced = await Load.PacedAsync(settings.ApiPid, Math.Max(1, search.Throughput / 2), settings.Warmup, settings.Duration, 32, async (_, ct) =>
-                await OkAsync(http, HttpMethod.Get, $"/api/v1/logs?search={SearchWords[Random.Shared.Next(SearchWords.Length)]}&limit=50", ApiKey(AdminKey), null, ct));
-            rows.Add(ToRow("GET /logs?search paced at 50% of peak", "req/s", searchPaced) with { Note = "p99 target <= 50 ms" });
+            rows.Add(await Paced(settings, http, "GET /logs?search paced at 50% of peak", Math.Max(1, search.Throughput / 2), 32, 50, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get, $"/api/v1/logs?search={SearchWords[Random.Shared.Next(SearchWords.Length)]}&limit=50", ApiKey(AdminKey), null, ct)));
         }
 
         if (settings.Runs("audit"))
@@ -203,6 +203,27 @@ public static partial class Runner
         Log($"{name}: {concurrency} connections, {warmup.TotalSeconds:0} s warm-up");
         var outcome = await Load.ClosedAsync(serverPid ?? settings.ApiPid, concurrency, warmup, settings.Duration, operation);
         return ToRow(name, unit, outcome) with { Server = serverPid is null ? "API" : "own" };
+    }
+
+    /// <summary>An open-loop run at <paramref name="rate"/>. Its note says where the slow requests were: the API's garbage
+    /// collections during the recorded window (from its /metrics) and the 250 ms windows whose slowest request missed
+    /// the target, so a p99 miss reads as a steady slow path, a few stalls, or collections.</summary>
+    private static async Task<Row> Paced(Settings settings, HttpClient http, string name, double rate, int maxInFlight, double targetMs, Load.Operation operation)
+    {
+        Log($"{name}: {rate:0}/s, up to {maxInFlight} in flight, {settings.Warmup.TotalSeconds:0} s warm-up");
+        GcTotals? before = null;
+        var outcome = await Load.PacedAsync(settings.ApiPid, rate, settings.Warmup, settings.Duration, maxInFlight, operation,
+            async () => before = await GcTotals.ReadAsync(http));
+        var collections = (await GcTotals.ReadAsync(http)) - before!;
+        var slow = outcome.Windows.Where(window => window.MaxMs > targetMs).ToList();
+        Log($"{name}: p99 {outcome.P99Ms:0.0} ms; per {Load.WindowMs} ms, slowest request: " +
+            string.Join(' ', outcome.Windows.Select(window => window.MaxMs.ToString("0", CultureInfo.InvariantCulture))));
+        var worst = slow.OrderByDescending(window => window.MaxMs).Take(5)
+            .Select(window => $"{window.StartSeconds:0.00} s: {window.MaxMs:0} ms");
+        var note = $"p99 target <= {targetMs:0} ms; API GC in the recorded window: {collections.Describe(outcome.Samples)}; " +
+            $"{slow.Count} of {outcome.Windows.Count} windows of {Load.WindowMs} ms had a request over the target" +
+            (slow.Count > 0 ? $", the slowest at {string.Join(", ", worst)}" : string.Empty);
+        return ToRow(name, "req/s", outcome) with { Note = note };
     }
 
     private static Row ToRow(string name, string unit, Load.Outcome outcome) =>
@@ -489,6 +510,30 @@ public static partial class Runner
         return JsonDocument.Parse(body).RootElement.GetProperty("token").GetString()!;
     }
 
+    /// <summary>Waits for the Flux watcher's first pass over the registered cluster: it starts within 30 s of the
+    /// registration and records every object (1,000 transactions), which would otherwise land inside a measured
+    /// scenario. Gives up after two minutes (the scenarios then run anyway).</summary>
+    private static async Task<(long Recorded, TimeSpan Took)> WaitForFluxWatchAsync(Settings settings)
+    {
+        var waited = Stopwatch.StartNew();
+        await using var connection = new NpgsqlConnection(settings.ConnectionString);
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM gitops.resource_states", connection);
+        long recorded = 0;
+        while (waited.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            recorded = (long)(await count.ExecuteScalarAsync())!;
+            if (recorded >= settings.FluxObjects)
+            {
+                break;
+            }
+
+            await Task.Delay(250);
+        }
+
+        return (recorded, waited.Elapsed);
+    }
+
     private static async Task RegisterClusterAsync(HttpClient http, Settings settings)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/clusters")
@@ -645,6 +690,7 @@ public static partial class Runner
             PgBin = options.Get("pg-bin", "/usr/lib/postgresql/15/bin");
             KubeConfigPath = options.Required("kubeconfig");
             KubeUrl = File.ReadAllText(KubeConfigPath + ".url").Trim();
+            FluxObjects = options.Int("flux-objects", 1000);
             WorkDir = options.Get("work", Path.GetTempPath());
             Only = options.Get("only", "") is { Length: > 0 } only ? only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet() : null;
         }
@@ -656,6 +702,9 @@ public static partial class Runner
         public bool Runs(string group) => Only is null || Only.Contains(group);
 
         public string Scale { get; }
+
+        /// <summary>The Flux objects the fake Kubernetes API server holds (Kustomizations; its fixtures come on top).</summary>
+        public int FluxObjects { get; }
 
         public int Instances { get; }
 
