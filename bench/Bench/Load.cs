@@ -13,6 +13,9 @@ public sealed record Row(string Scenario, string Unit, double Throughput, double
     public string Note { get; init; } = "";
 
     public string Server { get; init; } = "API";
+
+    /// <summary>The share of the machine's CPU the hypervisor took during the scenario (NaN when not measured).</summary>
+    public double HostSteal { get; init; } = double.NaN;
 }
 
 /// <summary>What the API process and this process did during a measured window.</summary>
@@ -24,6 +27,7 @@ public sealed class ProcessWatch : IAsyncDisposable
     private readonly TimeSpan _ownCpuStart = Process.GetCurrentProcess().TotalProcessorTime;
     private readonly double _apiCpuStart;
     private readonly long _started = Stopwatch.GetTimestamp();
+    private readonly (long Steal, long Total) _hostStart = Bench.HostSteal.Snapshot();
     private long _peakRssKb;
 
     public ProcessWatch(int apiPid)
@@ -54,11 +58,15 @@ public sealed class ProcessWatch : IAsyncDisposable
 
     public double ApiCpu { get; private set; }
 
+    /// <summary>The share of the machine's CPU time the hypervisor took over the window.</summary>
+    public double HostSteal { get; private set; }
+
     public async ValueTask DisposeAsync()
     {
         var wall = Stopwatch.GetElapsedTime(_started).TotalSeconds;
         LoadCpu = (Process.GetCurrentProcess().TotalProcessorTime - _ownCpuStart).TotalSeconds / wall;
         ApiCpu = (ApiCpuSeconds(_apiPid) - _apiCpuStart) / wall;
+        HostSteal = Bench.HostSteal.Fraction(_hostStart, Bench.HostSteal.Snapshot());
         await _stop.CancelAsync();
         await _sampler;
         _stop.Dispose();

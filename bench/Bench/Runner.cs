@@ -212,22 +212,33 @@ public static partial class Runner
     {
         Log($"{name}: {rate:0}/s, up to {maxInFlight} in flight, {settings.Warmup.TotalSeconds:0} s warm-up");
         GcTotals? before = null;
-        var outcome = await Load.PacedAsync(settings.ApiPid, rate, settings.Warmup, settings.Duration, maxInFlight, operation,
-            async () => before = await GcTotals.ReadAsync(http));
+        HostSteal? steal = null;
+        var outcome = await Load.PacedAsync(settings.ApiPid, rate, settings.Warmup, settings.Duration, maxInFlight, operation, async () =>
+        {
+            before = await GcTotals.ReadAsync(http);
+            steal = new HostSteal();
+        });
+        await steal!.DisposeAsync();
         var collections = (await GcTotals.ReadAsync(http)) - before!;
+        string StealIn(Load.Window window) =>
+            (int)(window.StartSeconds * 1000 / Load.WindowMs) is var index && index < steal.PerWindow.Count ? $"{steal.PerWindow[index]:P0}" : "-";
         var slow = outcome.Windows.Where(window => window.MaxMs > targetMs).ToList();
-        Log($"{name}: p99 {outcome.P99Ms:0.0} ms; per {Load.WindowMs} ms, slowest request: " +
-            string.Join(' ', outcome.Windows.Select(window => window.MaxMs.ToString("0", CultureInfo.InvariantCulture))));
+        Log($"{name}: p99 {outcome.P99Ms:0.0} ms; per {Load.WindowMs} ms, slowest request (host steal): " +
+            string.Join(' ', outcome.Windows.Select(window => $"{window.MaxMs.ToString("0", CultureInfo.InvariantCulture)} ({StealIn(window)})")));
         var worst = slow.OrderByDescending(window => window.MaxMs).Take(5)
-            .Select(window => $"{window.StartSeconds:0.00} s: {window.MaxMs:0} ms");
+            .Select(window => $"{window.StartSeconds:0.00} s: {window.MaxMs:0} ms (steal {StealIn(window)})");
         var note = $"p99 target <= {targetMs:0} ms; API GC in the recorded window: {collections.Describe(outcome.Samples)}; " +
+            $"host steal {steal.Overall:P0} of the machine's CPU (/proc/stat); " +
             $"{slow.Count} of {outcome.Windows.Count} windows of {Load.WindowMs} ms had a request over the target" +
             (slow.Count > 0 ? $", the slowest at {string.Join(", ", worst)}" : string.Empty);
         return ToRow(name, "req/s", outcome) with { Note = note };
     }
 
     private static Row ToRow(string name, string unit, Load.Outcome outcome) =>
-        new(name, unit, outcome.UnitsPerSecond, outcome.P50Ms, outcome.P99Ms, outcome.Errors, outcome.Samples, outcome.Watch.PeakRssMb, outcome.Watch.LoadCpu, outcome.Watch.ApiCpu);
+        new(name, unit, outcome.UnitsPerSecond, outcome.P50Ms, outcome.P99Ms, outcome.Errors, outcome.Samples, outcome.Watch.PeakRssMb, outcome.Watch.LoadCpu, outcome.Watch.ApiCpu)
+        {
+            HostSteal = outcome.Watch.HostSteal,
+        };
 
     // ---------- scenarios with their own shape ----------
 
@@ -404,11 +415,12 @@ public static partial class Runner
 
     // ---------- ceilings ----------
 
-    private sealed record PgResult(double Tps, double LatencyMs, string Script, int Clients);
+    private sealed record PgResult(double Tps, double LatencyMs, string Script, int Clients, double HostSteal);
 
     private static Row PgRow(string name, PgResult result) =>
         new(name, "tx/s", result.Tps, result.LatencyMs, double.NaN, 0, 0, double.NaN, double.NaN, double.NaN)
         {
+            HostSteal = result.HostSteal,
             Note = $"pgbench -M prepared -c {result.Clients} -f {result.Script}; p50 column = mean latency",
         };
 
@@ -422,7 +434,9 @@ public static partial class Runner
         string Args(int seconds) =>
             $"-h {builder.Host} -p {builder.Port} -U {builder.Username} -n -M prepared -c {clients} -j 2 -T {seconds} -f {path} {builder.Database}";
         await RunToolAsync(settings.PgBin + "/pgbench", Args((int)Math.Max(1, settings.Warmup.TotalSeconds)));
+        var hostBefore = HostSteal.Snapshot();
         var output = await RunToolAsync(settings.PgBin + "/pgbench", Args((int)settings.Duration.TotalSeconds));
+        var steal = HostSteal.Fraction(hostBefore, HostSteal.Snapshot());
         var tps = TpsPattern().Match(output);
         var latency = LatencyPattern().Match(output);
         if (!tps.Success)
@@ -434,7 +448,8 @@ public static partial class Runner
             double.Parse(tps.Groups[1].Value, CultureInfo.InvariantCulture),
             latency.Success ? double.Parse(latency.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN,
             script,
-            clients);
+            clients,
+            steal);
     }
 
     private static async Task<double> CopyCeilingAsync(Settings settings)
@@ -620,17 +635,19 @@ public static partial class Runner
     {
         static double PerOp(Row row) => row.Throughput > 0 && !double.IsNaN(row.ApiCpu) ? 1000 * row.ApiCpu / row.Throughput * (row.Unit == "rows/s" ? 1000 : 1) : double.NaN;
         static string F(double value, string format) => double.IsNaN(value) ? "-" : value.ToString(format, CultureInfo.InvariantCulture);
-        var header = new[] { "scenario", "throughput", "p50 ms", "p99 ms", "errors", "server peak RSS MB", "server CPU", "server CPU ms/op", "loadgen CPU", "ceiling", "ratio" };
+        var header = new[] { "scenario", "throughput", "p50 ms", "p99 ms", "errors", "server peak RSS MB", "server CPU", "server CPU ms/op", "loadgen CPU", "host steal", "ceiling", "ratio" };
         var cells = rows.Select(row => new[]
         {
             row.Scenario, $"{F(row.Throughput, "0")} {row.Unit}", F(row.P50Ms, "0.0"), F(row.P99Ms, "0.0"), row.Samples == 0 && row.Errors == 0 && double.IsNaN(row.P99Ms) ? "-" : row.Errors.ToString(CultureInfo.InvariantCulture),
-            F(row.PeakRssMb, "0"), F(row.ApiCpu, "0.00"), F(PerOp(row), "0.00"), F(row.LoadCpu, "0.00"), row.Ceiling, row.Ratio,
+            F(row.PeakRssMb, "0"), F(row.ApiCpu, "0.00"), F(PerOp(row), "0.00"), F(row.LoadCpu, "0.00"), F(100 * row.HostSteal, "0") + (double.IsNaN(row.HostSteal) ? "" : "%"),
+            row.Ceiling, row.Ratio,
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, cells.Count == 0 ? 0 : cells.Max(c => c[i].Length))).ToArray();
         var text = new StringBuilder();
         text.AppendLine(FormattableString.Invariant($"Capstan benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, scale {settings.Scale}, {Environment.ProcessorCount} cores; ")
             + FormattableString.Invariant($"{settings.Warmup.TotalSeconds:0} s warm-up ({settings.FirstApiWarmup.TotalSeconds:0} s before the first API scenario) + {settings.Duration.TotalSeconds:0} s per scenario; CPU in cores (1.00 = one core busy); ")
-            + "server = the API process, or the ceiling's own process (bare Kestrel, fake kube-apiserver); CPU ms/op per request (per 1000-line batch for ingest)");
+            + "server = the API process, or the ceiling's own process (bare Kestrel, fake kube-apiserver); CPU ms/op per request (per 1000-line batch for ingest); "
+            + "host steal = the share of the machine's CPU time the hypervisor gave elsewhere during the scenario (/proc/stat)");
         text.AppendLine();
         text.AppendLine("| " + string.Join(" | ", header.Select((h, i) => h.PadRight(widths[i]))) + " |");
         text.AppendLine("|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|");
