@@ -74,6 +74,9 @@ public static partial class Runner
             var half = Math.Max(1, getJwt.Throughput / 2);
             rows.Add(await Paced(settings, http, "GET /instances/{id} (JWT) paced at 50% of peak", half, 64, 10, async (_, ct) =>
                 await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", Bearer(jwt), null, ct)));
+            // The same at a quarter of peak: tells a tail that grows with the load on the shared cores from a slow path.
+            rows.Add(await Paced(settings, http, "GET /instances/{id} (JWT) paced at 25% of peak", half / 2, 64, 10, async (_, ct) =>
+                await OkAsync(http, HttpMethod.Get, $"/api/v1/instances/{InstanceId(Random.Shared.Next(1, settings.Instances + 1))}", Bearer(jwt), null, ct)));
         }
 
         if (settings.Runs("list"))
