@@ -37,7 +37,8 @@ public static partial class Runner
             $"{settings.Jobs} jobs; {settings.Duration.TotalSeconds:0} s per scenario after {settings.Warmup.TotalSeconds:0} s warm-up");
 
         var idleRssMb = ProcessWatch.RssKb(settings.ApiPid) / 1024.0;
-        notes.Add($"API idle RSS after start (before any load): {idleRssMb:0} MB; start to ready (migrations applied on an empty database): {settings.ReadyMs} ms");
+        notes.Add($"API idle RSS after start (before any load): {idleRssMb:0} MB; start to ready (migrations applied on an empty database): {settings.ReadyMs} ms, " +
+            $"with the hypervisor taking {settings.ReadySteal}% of the machine meanwhile");
 
         var seedWatch = Stopwatch.StartNew();
         await SeedAsync(settings);
@@ -706,6 +707,7 @@ public static partial class Runner
             BarePid = options.Int("bare-pid", 0);
             KubePid = options.Int("kube-pid", 0);
             ReadyMs = options.Int("ready-ms", -1);
+            ReadySteal = options.Int("ready-steal", -1);
             ConnectionString = options.Required("pg");
             PgBin = options.Get("pg-bin", "/usr/lib/postgresql/15/bin");
             KubeConfigPath = options.Required("kubeconfig");
@@ -770,6 +772,9 @@ public static partial class Runner
         public int KubePid { get; }
 
         public int ReadyMs { get; }
+
+        /// <summary>Host steal while the API started, in percent of the machine's CPU time.</summary>
+        public int ReadySteal { get; }
 
         public string ConnectionString { get; }
 
