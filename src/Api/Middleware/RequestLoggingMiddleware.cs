@@ -6,8 +6,8 @@ namespace Capstan.Api.Middleware;
 /// <summary>One structured log line per request: method, path (never the query string, which may hold tickets),
 /// route template, status, duration and request id. Every other line logged while the request is served carries the
 /// request id as a scope. The line is written on every request, so it is kept cheap: a generated logger method, a
-/// one-key scope, and no second copy of the id in the line's own scopes (its JSON stays under the console logger's
-/// 1 KB buffer, which is otherwise regrown for every line).</summary>
+/// one-key scope, and no second copy of the id in the line's own scopes (a typical line's JSON now fits the console
+/// logger's 1 KB buffer, which it regrows for every longer line).</summary>
 public sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILogger<RequestLoggingMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
