@@ -210,8 +210,9 @@ public static partial class Runner
     }
 
     /// <summary>An open-loop run at <paramref name="rate"/>. Its note says where the slow requests were: the API's garbage
-    /// collections during the recorded window (from its /metrics) and the 250 ms windows whose slowest request missed
-    /// the target, so a p99 miss reads as a steady slow path, a few stalls, or collections.</summary>
+    /// collections during the recorded window (from its /metrics), the host's steal, and the 250 ms windows whose slowest
+    /// request missed the target with the steal in each, so a p99 miss reads as a steady slow path, a few stalls,
+    /// collections, or the hypervisor.</summary>
     private static async Task<Row> Paced(Settings settings, HttpClient http, string name, double rate, int maxInFlight, double targetMs, Load.Operation operation)
     {
         Log($"{name}: {rate:0}/s, up to {maxInFlight} in flight, {settings.Warmup.TotalSeconds:0} s warm-up");
