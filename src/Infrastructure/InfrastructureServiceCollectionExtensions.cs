@@ -78,6 +78,7 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddScoped<ClusterDirectory>();
         services.AddScoped<FluxGateway>();
         services.AddScoped<PasswordSignIn>();
+        services.AddSingleton<IStartupTask, PasswordTimingWarmUp>();
         // OIDC / OAuth2 sign-in: outbound calls to identity providers get a short timeout, so a provider that hangs
         // fails one sign-in instead of holding a request (and its transaction) open.
         services.AddHttpClient(OidcClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));

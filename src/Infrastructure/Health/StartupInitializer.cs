@@ -29,16 +29,10 @@ public sealed class StartupInitializer(
         {
             try
             {
-                if (configuration.GetValue("Database:MigrateOnStartup", true))
-                {
-                    var result = await services.GetRequiredService<Migrator>().MigrateAsync(stoppingToken);
-                    logger.LogInformation("Migrations: {Applied} applied now, {Existing} already applied", result.Applied.Count, result.AlreadyApplied);
-                }
-                else
-                {
-                    // Migrations are someone else's job (a migration Job, the test fixture); just reach the database.
-                    await using var connection = await services.GetRequiredService<DataSources>().Primary.OpenConnectionAsync(stoppingToken);
-                }
+                // Work that needs no schema (hashing the bootstrap password) overlaps the migrations; both are awaited
+                // together, so a failure of either is seen.
+                var preparing = Task.WhenAll(startupTasks.Select(task => Task.Run(() => task.PrepareAsync(stoppingToken), stoppingToken)));
+                await Task.WhenAll(ReachDatabaseAsync(stoppingToken), preparing);
 
                 // Independent of each other, so side by side (each on the thread pool: some hash or parse before their
                 // first await): start-up waits for the slowest, not for the sum.
@@ -61,6 +55,20 @@ public sealed class StartupInitializer(
                 logger.LogCritical(exception, "Capstan initialization failed");
                 return;
             }
+        }
+    }
+
+    private async Task ReachDatabaseAsync(CancellationToken stoppingToken)
+    {
+        if (configuration.GetValue("Database:MigrateOnStartup", true))
+        {
+            var result = await services.GetRequiredService<Migrator>().MigrateAsync(stoppingToken);
+            logger.LogInformation("Migrations: {Applied} applied now, {Existing} already applied", result.Applied.Count, result.AlreadyApplied);
+        }
+        else
+        {
+            // Migrations are someone else's job (a migration Job, the test fixture); just reach the database.
+            await using var connection = await services.GetRequiredService<DataSources>().Primary.OpenConnectionAsync(stoppingToken);
         }
     }
 
@@ -96,6 +104,10 @@ public sealed class StartupInitializer(
 /// bootstrap administrator. Tasks run concurrently, so one must not depend on another.</summary>
 public interface IStartupTask
 {
+    /// <summary>Work that can start before the migrations and run while they do (CPU work, reads that tolerate a
+    /// schema not created yet). <see cref="RunAsync"/> starts after it has finished.</summary>
+    Task PrepareAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     Task RunAsync(CancellationToken cancellationToken);
 
     /// <summary>Work that can finish just after ready: catching up that the service can briefly answer without. The

@@ -13,19 +13,26 @@ public static class Passwords
     private static readonly object Subject = new();
 
     /// <summary>A hash of a random value: verifying against it costs what a real check costs, so an unknown user
-    /// answers as slowly as a known one.</summary>
-    private static readonly string DummyHash = Hasher.HashPassword(Subject, Guid.NewGuid().ToString());
+    /// answers as slowly as a known one. Computed on first need, not when the class is first touched: the start-up
+    /// path only checks a password's strength and must not pay for a hash it does not use (see
+    /// <see cref="PasswordTimingWarmUp"/>, which computes it just after ready).</summary>
+    private static readonly Lazy<string> DummyHash = new(() => Hasher.HashPassword(Subject, Guid.NewGuid().ToString()));
 
     public static string Hash(string password) => Hasher.HashPassword(Subject, password);
 
     public static bool Verify(string? hash, string password)
     {
-        var result = Hasher.VerifyHashedPassword(Subject, hash ?? DummyHash, password);
+        var result = Hasher.VerifyHashedPassword(Subject, hash ?? DummyHash.Value, password);
         return hash is not null && result != PasswordVerificationResult.Failed;
     }
 
     /// <summary>Spends the time of one verification without a user (uniform timing for unknown accounts).</summary>
-    public static void VerifyNothing(string password) => Hasher.VerifyHashedPassword(Subject, DummyHash, password);
+    public static void VerifyNothing(string password) => Hasher.VerifyHashedPassword(Subject, DummyHash.Value, password);
+
+    /// <summary>Computes the hash unknown users are checked against, if nothing has yet.</summary>
+    public static void WarmUp() => _ = DummyHash.Value;
+
+    internal static bool IsWarm => DummyHash.IsValueCreated;
 
     /// <summary>The first rule the password breaks, or null when it is strong enough.</summary>
     public static string? Weakness(string? password)

@@ -1,5 +1,7 @@
 using Capstan.Features.Identity;
 using Capstan.Features.Platform;
+using Capstan.Infrastructure.Data;
+using Capstan.Infrastructure.Security;
 using Capstan.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,11 +30,34 @@ public sealed class IdentityJobsTests(FeaturesFixture fixture) : HandlerTest(fix
     }
 
     [Fact]
+    public async Task Bootstrap_hashes_the_password_of_a_new_database_while_it_migrates_and_creates_the_admin_with_it()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(PostgresServer.CreateEmptyDatabase("bootstrap"));
+        await using var services = new ServiceCollection().AddSingleton(new DataSources(dataSource, dataSource)).BuildServiceProvider();
+        var task = new BootstrapAdmin(
+            services,
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["CAPSTAN_ADMIN_PASSWORD"] = "Initial-Admin-Pass1" }).Build(),
+            NullLogger<BootstrapAdmin>.Instance);
+
+        // Start-up's order: prepare sees a database without the users table yet, then the migrations create it.
+        await task.PrepareAsync(CancellationToken.None);
+        await new Migrator(dataSource, NullLogger<Migrator>.Instance).MigrateAsync(CancellationToken.None);
+        await task.RunAsync(CancellationToken.None);
+
+        await using var command = dataSource.CreateCommand("SELECT password_hash FROM identity.users WHERE username = 'admin' AND role = 'admin' AND requires_password_change");
+        var hash = (string?)await command.ExecuteScalarAsync();
+        Passwords.Verify(hash, "Initial-Admin-Pass1").ShouldBeTrue();
+        Passwords.Verify(hash, "Another-Admin-Pass1").ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task Bootstrap_leaves_a_database_with_users_alone()
     {
         await Fixture.CreateUserAsync();
 
-        await Bootstrap([]).RunAsync(CancellationToken.None);
+        var task = Bootstrap([]);
+        await task.PrepareAsync(CancellationToken.None);
+        await task.RunAsync(CancellationToken.None);
 
         (await Fixture.ScalarAsync<long>("SELECT count(*) FROM identity.users WHERE username = 'admin'")).ShouldBe(0);
     }
