@@ -1,11 +1,12 @@
 using Capstan.Infrastructure.Data;
 using MediatR;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Capstan.Infrastructure.Mediation;
 
 /// <summary>Commands run in one transaction, committed when the handler returns and rolled back when it throws.
 /// Queries run without one, on the read data source. A command sent inside another's transaction joins it.</summary>
-public sealed class TransactionBehavior<TRequest, TResponse>(DbSession session, IEnumerable<ITransactionParticipant> participants)
+public sealed class TransactionBehavior<TRequest, TResponse>(DbSession session, IServiceProvider services)
     : IPipelineBehavior<TRequest, TResponse>
 {
     public async Task<TResponse> Handle(TRequest request, CancellationToken cancellationToken, RequestHandlerDelegate<TResponse> next)
@@ -25,7 +26,8 @@ public sealed class TransactionBehavior<TRequest, TResponse>(DbSession session, 
         try
         {
             var response = await next();
-            foreach (var participant in participants)
+            // Resolved here, not in the constructor: queries never commit, so they never build the audit trail.
+            foreach (var participant in services.GetServices<ITransactionParticipant>())
             {
                 await participant.BeforeCommitAsync(request!, session, cancellationToken);
             }

@@ -68,8 +68,7 @@ internal sealed class InstrumentSeries
                     sample.Value += value;
                     break;
                 case Kind.Histogram:
-                    var index = Array.FindIndex(_buckets, bound => value <= bound);
-                    sample.Buckets![index < 0 ? _buckets.Length : index]++;
+                    sample.Buckets![BucketOf(value)]++;
                     sample.Value += value;
                     sample.Count++;
                     break;
@@ -79,6 +78,19 @@ internal sealed class InstrumentSeries
                     break;
             }
         }
+    }
+
+    /// <summary>The first bucket whose upper bound holds <paramref name="value"/>, or the +Inf one; a plain loop, since
+    /// this runs for every request and a predicate would allocate a closure each time.</summary>
+    private int BucketOf(double value)
+    {
+        var index = 0;
+        while (index < _buckets.Length && !(value <= _buckets[index]))
+        {
+            index++;
+        }
+
+        return index;
     }
 
     public void ResetObservations()

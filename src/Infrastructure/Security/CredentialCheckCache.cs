@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
@@ -42,17 +43,43 @@ public sealed class CredentialCheckCache
 
     public int Count => _entries.Count;
 
-    /// <summary>The cache key of a presented secret: its kind and SHA-256.</summary>
-    public static string KeyOf(string kind, string secret) =>
-        string.Concat(kind, ":", Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(secret))));
+    /// <summary>The cache key of a presented secret: its kind and SHA-256. Hashed from a span, so a bearer token needs
+    /// no substring and the secret's bytes no array of their own (pooled ones are cleared before they go back).</summary>
+    public static string KeyOf(string kind, ReadOnlySpan<char> secret)
+    {
+        const int StackLimit = 1024;
+        var maxBytes = Encoding.UTF8.GetMaxByteCount(secret.Length);
+        byte[]? rented = maxBytes > StackLimit ? ArrayPool<byte>.Shared.Rent(maxBytes) : null;
+        Span<byte> utf8 = rented is null ? stackalloc byte[StackLimit] : rented;
+        try
+        {
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(secret, utf8)], hash);
+            Span<char> key = stackalloc char[kind.Length + 1 + 44];
+            kind.CopyTo(key);
+            key[kind.Length] = ':';
+            Convert.TryToBase64Chars(hash, key[(kind.Length + 1)..], out _);
+            return new string(key);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                CryptographicOperations.ZeroMemory(rented);
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
 
-    /// <summary>The cached answer for <paramref name="key"/>, or <paramref name="lookup"/>'s (remembered when it accepted).
-    /// A cached answer never asks the caller to re-issue cookies: that happened when it was looked up.</summary>
-    public async Task<CredentialCheck> GetOrLookupAsync(string key, Func<CancellationToken, Task<CredentialCheck>> lookup, CancellationToken cancellationToken)
+    /// <summary>The cached answer for <paramref name="key"/>, or <paramref name="lookup"/>'s (remembered when it accepted),
+    /// called with <paramref name="state"/> so callers need no closure. A cached answer comes back without allocating,
+    /// and never asks the caller to re-issue cookies: that happened when it was looked up.</summary>
+    public ValueTask<CredentialCheck> GetOrLookupAsync<TState>(
+        string key, TState state, Func<TState, CancellationToken, Task<CredentialCheck>> lookup, CancellationToken cancellationToken)
     {
         if (_lifetimeTicks == 0)
         {
-            return await lookup(cancellationToken);
+            return new ValueTask<CredentialCheck>(lookup(state, cancellationToken));
         }
 
         var now = Stopwatch.GetTimestamp();
@@ -60,13 +87,18 @@ public sealed class CredentialCheckCache
         {
             if (cached.ValidUntil > now)
             {
-                return cached.Check;
+                return new ValueTask<CredentialCheck>(cached.Check);
             }
 
             _entries.TryRemove(new KeyValuePair<string, Entry>(key, cached));
         }
 
-        var check = await lookup(cancellationToken);
+        return new ValueTask<CredentialCheck>(RememberAsync(key, now, lookup(state, cancellationToken)));
+    }
+
+    private async Task<CredentialCheck> RememberAsync(string key, long now, Task<CredentialCheck> lookup)
+    {
+        var check = await lookup;
         if (check.Caller is not null)
         {
             var validUntil = now + _lifetimeTicks;

@@ -141,15 +141,15 @@ public sealed class CredentialCacheTests : IAsyncLifetime
         }
 
         var key = CredentialCheckCache.KeyOf("key", "secret");
-        var firstCheck = await cache.GetOrLookupAsync(key, Accept, CancellationToken.None);
+        var firstCheck = await cache.GetOrLookupAsync(key, 0, (_, token) => Accept(token), CancellationToken.None);
         firstCheck.SessionRefreshed.ShouldBeTrue();
-        var cached = await cache.GetOrLookupAsync(key, Accept, CancellationToken.None);
+        var cached = await cache.GetOrLookupAsync(key, 0, (_, token) => Accept(token), CancellationToken.None);
         lookups.ShouldBe(1);
         cached.Caller.ShouldBe(caller);
         cached.SessionRefreshed.ShouldBeFalse();
 
         await Task.Delay(250);
-        await cache.GetOrLookupAsync(key, Accept, CancellationToken.None);
+        await cache.GetOrLookupAsync(key, 0, (_, token) => Accept(token), CancellationToken.None);
         lookups.ShouldBe(2);
 
         cache.Evict(caller.UserId);
@@ -158,7 +158,7 @@ public sealed class CredentialCacheTests : IAsyncLifetime
         var refusals = 0;
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            await cache.GetOrLookupAsync(CredentialCheckCache.KeyOf("key", "wrong"), _ =>
+            await cache.GetOrLookupAsync(CredentialCheckCache.KeyOf("key", "wrong"), 0, (_, _) =>
             {
                 refusals++;
                 return Task.FromResult(CredentialCheck.Refused("Invalid API key"));
