@@ -153,31 +153,43 @@ public static class Load
 
     /// <summary>Open loop at a fixed rate; latency counts from each request's scheduled start (no coordinated omission).
     /// The same rate runs for <paramref name="warmup"/> first, unrecorded: the first second at a new rate opens connections
-    /// (HTTP and database pools grow to the rate's concurrency), which is start-up, not steady state.</summary>
+    /// (HTTP and database pools grow to the rate's concurrency), which is start-up, not steady state. Warm-up and the
+    /// recorded window are one unbroken stream: restarting the workers at the boundary drained the pipeline and started
+    /// 64 workers at once, and the first 250 ms of the window read as its slowest in most runs.</summary>
     public static async Task<Outcome> PacedAsync(
         int apiPid, double ratePerSecond, TimeSpan warmup, TimeSpan duration, int maxInFlight, Operation operation, Func<Task>? warmedUp = null)
     {
-        await PaceAsync(ratePerSecond, warmup, maxInFlight, operation, null);
-        if (warmedUp is not null)
-        {
-            await warmedUp();
-        }
-
         var samples = new List<(double Offset, double Latency)>[maxInFlight];
         var errors = new long[maxInFlight];
-        var watch = new ProcessWatch(apiPid);
-        var started = Stopwatch.GetTimestamp();
-        await using (watch)
+        ProcessWatch? watch = null;
+        var started = 0L;
+        var boundary = Task.Run(async () =>
         {
-            await PaceAsync(ratePerSecond, duration, maxInFlight, operation, (worker, offset, latency, done) =>
+            await Task.Delay(warmup);
+            if (warmedUp is not null)
             {
-                (samples[worker] ??= new List<(double, double)>(1024)).Add((offset, latency));
-                if (done == 0)
-                {
-                    errors[worker]++;
-                }
-            });
-        }
+                await warmedUp();
+            }
+
+            watch = new ProcessWatch(apiPid);
+            started = Stopwatch.GetTimestamp();
+        });
+        var warmupSeconds = warmup.TotalSeconds;
+        await PaceAsync(ratePerSecond, warmup + duration, maxInFlight, operation, (worker, offset, latency, done) =>
+        {
+            if (offset < warmupSeconds)
+            {
+                return;
+            }
+
+            (samples[worker] ??= new List<(double, double)>(1024)).Add((offset - warmupSeconds, latency));
+            if (done == 0)
+            {
+                errors[worker]++;
+            }
+        });
+        await boundary;
+        await watch!.DisposeAsync();
 
         var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var recorded = samples.Where(list => list is not null).SelectMany(list => list).ToArray();

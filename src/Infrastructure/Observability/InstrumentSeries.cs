@@ -103,28 +103,34 @@ internal sealed class InstrumentSeries
 
     public void WriteSamples(StringBuilder output)
     {
+        // Copied under the lock, sorted and formatted outside it: every request records into these series, and none
+        // should wait while a scrape formats a busy histogram's lines.
+        (string Labels, Sample Sample)[] rows;
         lock (_samples)
         {
-            foreach (var (labels, sample) in _samples.OrderBy(entry => entry.Key, StringComparer.Ordinal))
+            rows = [.. _samples.Select(entry => (entry.Key, entry.Value.Copy()))];
+        }
+
+        Array.Sort(rows, (left, right) => string.CompareOrdinal(left.Labels, right.Labels));
+        foreach (var (labels, sample) in rows)
+        {
+            if (_kind != Kind.Histogram)
             {
-                if (_kind != Kind.Histogram)
-                {
-                    WriteLine(output, MetricName, labels, sample.Value);
-                    continue;
-                }
-
-                long cumulative = 0;
-                for (var i = 0; i < _buckets.Length; i++)
-                {
-                    cumulative += sample.Buckets![i];
-                    WriteLine(output, MetricName + "_bucket", PrometheusText.WithLabel(labels, "le", PrometheusText.FormatValue(_buckets[i])), cumulative);
-                }
-
-                cumulative += sample.Buckets![_buckets.Length];
-                WriteLine(output, MetricName + "_bucket", PrometheusText.WithLabel(labels, "le", "+Inf"), cumulative);
-                WriteLine(output, MetricName + "_sum", labels, sample.Value);
-                WriteLine(output, MetricName + "_count", labels, sample.Count);
+                WriteLine(output, MetricName, labels, sample.Value);
+                continue;
             }
+
+            long cumulative = 0;
+            for (var i = 0; i < _buckets.Length; i++)
+            {
+                cumulative += sample.Buckets![i];
+                WriteLine(output, MetricName + "_bucket", PrometheusText.WithLabel(labels, "le", PrometheusText.FormatValue(_buckets[i])), cumulative);
+            }
+
+            cumulative += sample.Buckets![_buckets.Length];
+            WriteLine(output, MetricName + "_bucket", PrometheusText.WithLabel(labels, "le", "+Inf"), cumulative);
+            WriteLine(output, MetricName + "_sum", labels, sample.Value);
+            WriteLine(output, MetricName + "_count", labels, sample.Count);
         }
     }
 
@@ -210,6 +216,8 @@ internal sealed class InstrumentSeries
         public long Count { get; set; }
 
         public long[]? Buckets { get; } = buckets;
+
+        public Sample Copy() => new(Buckets?.Clone() as long[]) { Value = Value, Count = Count };
     }
 }
 

@@ -42,6 +42,49 @@ public sealed class MetricsCollectorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_scrape_while_requests_record_shows_each_histogram_series_whole()
+    {
+        var factory = _services.GetRequiredService<IMeterFactory>();
+        using var collector = new MetricsCollector(factory);
+        var histogram = factory.Create("Capstan.Test").CreateHistogram<double>("capstan.test.request", unit: "s");
+        using var stop = new CancellationTokenSource();
+        using var running = new CountdownEvent(4);
+        // Threads of their own: four loops that spin until told to stop must not wait for the thread pool to grow.
+        var recorders = Enumerable.Range(0, 4).Select(worker => Task.Factory.StartNew(() =>
+        {
+            var tag = new KeyValuePair<string, object?>("route", $"r{worker % 2}");
+            histogram.Record(0, tag);
+            running.Signal();
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                histogram.Record(i % 7 * 0.01, tag);
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToList();
+
+        try
+        {
+            running.Wait(TimeSpan.FromSeconds(10)).ShouldBeTrue();
+            for (var scrape = 0; scrape < 50; scrape++)
+            {
+                var lines = collector.Scrape().Split('\n');
+                foreach (var route in new[] { "r0", "r1" })
+                {
+                    // The +Inf bucket counts every observation, so it equals _count unless the copy was torn.
+                    var infinity = lines.SingleOrDefault(line => line.StartsWith($"capstan_test_request_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} ", StringComparison.Ordinal));
+                    var count = lines.SingleOrDefault(line => line.StartsWith($"capstan_test_request_seconds_count{{route=\"{route}\"}} ", StringComparison.Ordinal));
+                    infinity.ShouldNotBeNull();
+                    infinity.Split(' ')[1].ShouldBe(count?.Split(' ')[1]);
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(recorders);
+        }
+    }
+
+    [Fact]
     public void Repeated_tag_sets_keep_their_own_series_whatever_the_order_of_recording()
     {
         var factory = _services.GetRequiredService<IMeterFactory>();
