@@ -29,7 +29,7 @@ public sealed class CapstanAuthenticationHandler(
         CredentialCheck check;
         var authorization = Request.Headers.Authorization.ToString();
         // Keys are hashed straight from the header, and the lookups get their inputs as state rather than through
-        // closures: a request answered from the cache allocates nothing here.
+        // closures: a request answered from the cache allocates only the key here.
         if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             check = await cache.GetOrLookupAsync(
