@@ -38,6 +38,9 @@ public sealed class BootstrapAdmin(IServiceProvider services, IConfiguration con
 
     private PreparedPassword? _prepared;
 
+    /// <summary>Whether <see cref="PrepareAsync"/> left a hashed password for <see cref="RunAsync"/> to use.</summary>
+    internal bool HasPreparedPassword => _prepared is not null;
+
     private bool Enabled => configuration.GetValue("Identity:BootstrapAdmin", true);
 
     /// <summary>On a new database, chooses the password and computes its hash (a deliberately slow computation) while

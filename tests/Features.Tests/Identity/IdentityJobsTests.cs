@@ -41,8 +41,10 @@ public sealed class IdentityJobsTests(FeaturesFixture fixture) : HandlerTest(fix
 
         // Start-up's order: prepare sees a database without the users table yet, then the migrations create it.
         await task.PrepareAsync(CancellationToken.None);
+        task.HasPreparedPassword.ShouldBeTrue();
         await new Migrator(dataSource, NullLogger<Migrator>.Instance).MigrateAsync(CancellationToken.None);
         await task.RunAsync(CancellationToken.None);
+        task.HasPreparedPassword.ShouldBeFalse("the prepared hash is used once");
 
         await using var command = dataSource.CreateCommand("SELECT password_hash FROM identity.users WHERE username = 'admin' AND role = 'admin' AND requires_password_change");
         var hash = (string?)await command.ExecuteScalarAsync();
@@ -57,6 +59,7 @@ public sealed class IdentityJobsTests(FeaturesFixture fixture) : HandlerTest(fix
 
         var task = Bootstrap([]);
         await task.PrepareAsync(CancellationToken.None);
+        task.HasPreparedPassword.ShouldBeFalse("a database with the users table is not new: nothing is hashed");
         await task.RunAsync(CancellationToken.None);
 
         (await Fixture.ScalarAsync<long>("SELECT count(*) FROM identity.users WHERE username = 'admin'")).ShouldBe(0);
