@@ -228,7 +228,7 @@ public sealed class AgentSelfServiceHandlerTests(AccessHandlerFixture fixture) :
     }
 
     [Fact]
-    public async Task A_wrap_must_name_a_target_key_once_and_carry_base64()
+    public async Task A_wrap_must_name_a_target_key_once()
     {
         var (agent, _) = await CreateAgentAsync();
         var requestId = await ClaimedReadAsync(agent, "K", "L");
@@ -238,8 +238,6 @@ public sealed class AgentSelfServiceHandlerTests(AccessHandlerFixture fixture) :
             .Details!.Keys.ShouldBe(["key_name"]);
         (await Should.ThrowAsync<ConflictException>(() => SendAsAgentAsync(agent, new PostWrap.Command(requestId, "K", Base64("second"), null))))
             .Message.ShouldBe("a wrap for this key already exists on the request");
-        (await Should.ThrowAsync<ApiException>(() => SendAsAgentAsync(agent, new PostWrap.Command(requestId, "L", "%%%", null))))
-            .Message.ShouldBe("value is not valid base64");
         (await WrapCountAsync()).ShouldBe(1);
         var (id, envelope) = (await Fixture.QueryAsync<(Guid Id, byte[] Envelope)>("SELECT id, envelope FROM access.wraps")).Single();
         Fixture.Services.GetRequiredService<EnvelopeCipher>().DecryptString(envelope, $"access.wraps:{id}").ShouldBe("first");
