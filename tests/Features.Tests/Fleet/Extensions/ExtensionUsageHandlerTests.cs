@@ -98,7 +98,7 @@ public sealed class ExtensionUsageHandlerTests(FleetHandlerFixture fixture) : Ex
         var instance = await InstanceAsync("box");
 
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, new RecordExtensionUsage.Command(extension, instance, "1.0.0", "upgrade", null, null, null)));
-        await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, Install(Guid.Empty, instance)));
+        await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, new RecordExtensionUsage.Command(null, instance, "1.0.0", "install", null, null, null)));
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, Install(extension, instance, version: null)));
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, Install(extension, instance, version: new string('1', 65))));
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, Install(extension, instance, durationMs: -1)));

@@ -36,7 +36,7 @@ public sealed class FluxRbacHandlerTests(IdentityAdminHandlerFixture fixture) : 
 
         var policy = await Fixture.SendAsAsync(admin, Rules(
             " developer-policy ",
-            new CreateFluxPolicy.RuleInput(["kustomizations", "HelmRelease", "Kustomization"], ["default", " staging-* "], ["view", "edit", "get"], ["prod", "*"])) with
+            new CreateFluxPolicy.RuleInput(["kustomizations", "HelmRelease", "Kustomization"], ["default", "staging-*", "default"], ["view", "edit", "get"], ["prod", "*"])) with
         {
             Description = " For developers ",
             Role = "Developer",
