@@ -97,7 +97,7 @@ public sealed class FleetOverviewHandlerTests(FleetHandlerFixture fixture) : Fle
         await DeploymentAsync(box, "SUCCEEDED", now.AddMinutes(-1));
         await DeploymentAsync(box, "FAILED", now.AddHours(-3));
         await DeploymentAsync(null, "SUCCEEDED", now.AddHours(-3));
-        await DeploymentAsync(box, "IN_PROGRESS", now.AddHours(-3));
+        await DeploymentAsync(box, "CANCELLED", now.AddHours(-3));
         await DeploymentAsync(gone, "FAILED", now.AddHours(-2));
         await DeploymentAsync(box, "SUCCEEDED", now.AddHours(-25));
         var viewer = await Fixture.CreateUserAsync(BaseRole.Viewer);

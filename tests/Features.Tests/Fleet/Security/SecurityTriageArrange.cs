@@ -39,9 +39,9 @@ internal static class SecurityTriageArrange
         await fixture.ExecuteAsync(
             """
             INSERT INTO fleet.secret_rotations (id, instance_id, secret_name, secret_type, last_rotated, next_rotation, rotation_days, is_overdue)
-            VALUES (@Id, @Instance, @Name, 'password', @Last, @Last + make_interval(days => @Days::int), @Days, @Overdue)
+            VALUES (@Id, @Instance, @Name, 'password', @Last, @Next, @Days, @Overdue)
             """,
-            new { Id = id, Instance = instance, Name = name, Last = lastRotated, Days = rotationDays, Overdue = isOverdue });
+            new { Id = id, Instance = instance, Name = name, Last = lastRotated, Next = lastRotated?.AddDays(rotationDays), Days = rotationDays, Overdue = isOverdue });
         return id;
     }
 

@@ -16,7 +16,7 @@ public sealed class SshKeyHandlerTests(FleetHandlerFixture fixture) : FleetHandl
         var box = await InstanceAsync("box");
         var viewer = await Fixture.CreateUserAsync(BaseRole.Viewer);
 
-        var created = await Fixture.SendAsAsync(viewer, new RegisterSshKey.Command(box, " SHA256:weak ", "old laptop", "ssh-rsa", 1024, null, null));
+        var created = await Fixture.SendAsAsync(viewer, new RegisterSshKey.Command(box, "SHA256:weak", "old laptop", "ssh-rsa", 1024, null, null));
         var updated = await Fixture.SendAsAsync(viewer, new RegisterSshKey.Command(box, "SHA256:weak", null, "ssh-rsa", null, null, DateTime.UtcNow));
 
         created.Created.ShouldBeTrue();
