@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Capstan.Infrastructure.Kubernetes;
+using Capstan.Tests.Support;
 using Capstan.Tests.Support.Kubernetes;
 using Xunit.Abstractions;
 
@@ -17,7 +18,7 @@ namespace Capstan.Api.Tests.Reliability;
 /// </summary>
 public sealed class DeployManifestTests(ITestOutputHelper output)
 {
-    private static readonly string DeployDirectory = Path.Combine(RepositoryRoot(), "deploy");
+    private static readonly string DeployDirectory = Path.Combine(RepositoryFiles.Root, "deploy");
 
     [Fact]
     public void Manifests_describe_a_replicated_probed_budgeted_deployment()
@@ -109,15 +110,4 @@ public sealed class DeployManifestTests(ITestOutputHelper output)
         (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(directory => Path.Combine(directory, name))
             .FirstOrDefault(File.Exists);
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Api.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Api.sln not found above " + AppContext.BaseDirectory);
-    }
 }

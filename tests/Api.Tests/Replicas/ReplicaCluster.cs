@@ -136,19 +136,8 @@ public sealed class ApiReplica : IAsyncDisposable
     public static string ApiDll()
     {
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        var dll = Path.Combine(RepositoryRoot(), "src", "Api", "bin", configuration, "net10.0", "Capstan.Api.dll");
+        var dll = Path.Combine(RepositoryFiles.Root, "src", "Api", "bin", configuration, "net10.0", "Capstan.Api.dll");
         return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the service first", dll);
-    }
-
-    public static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Api.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Api.sln not found above " + AppContext.BaseDirectory);
     }
 
     private void Keep(string? line)
