@@ -108,7 +108,7 @@ public sealed class LifecycleHandlerTests(FleetHandlerFixture fixture) : FleetHa
         var user = await Fixture.CreateUserAsync(BaseRole.Viewer);
         var id = await InstanceAsync("sleeping", "SUSPENDED");
 
-        var result = await Fixture.SendAsAsync(user, new RecordHeartbeat.Command(id, new RecordHeartbeat.Body { CpuPercent = 1 }));
+        var result = await Fixture.SendAsAsync(user, new RecordHeartbeat.Command(id, new HeartbeatReport { CpuPercent = 1 }));
 
         result.Status.ShouldBe("SUSPENDED");
     }

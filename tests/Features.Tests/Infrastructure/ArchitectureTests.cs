@@ -1,12 +1,15 @@
 using System.Reflection;
+using System.Text.RegularExpressions;
 using Capstan.Infrastructure.Routing;
+using Capstan.Tests.Support;
 using FluentValidation;
 using MediatR;
 
 namespace Capstan.Features.Tests.Infrastructure;
 
-/// <summary>The slice rules, checked by reflection over the Features assembly.</summary>
-public sealed class ArchitectureTests
+/// <summary>The slice rules, checked by reflection over the Features assembly (and, where reflection cannot see a
+/// call, over the slices' sources).</summary>
+public sealed partial class ArchitectureTests
 {
     private static readonly Type[] FeatureTypes = FeaturesAssembly.Assembly.GetTypes();
 
@@ -66,6 +69,33 @@ public sealed class ArchitectureTests
 
         violations.Distinct().ShouldBeEmpty();
     }
+
+    /// <summary>Slices never call each other: a routed slice's request is sent by its own route module (or its own
+    /// command-line verb, <c>XVerb</c>). Transports such as the agent socket send route-less message handlers of
+    /// their own, which share primitives (a report type, a writer) with the routed slice instead of calling it.</summary>
+    [Fact]
+    public void A_routed_slices_request_is_sent_only_by_that_slice()
+    {
+        var sources = Directory.EnumerateFiles(Path.Combine(RepositoryFiles.Root, "src", "Features"), "*.cs", SearchOption.AllDirectories)
+            .Where(file => !file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .ToDictionary(file => file, File.ReadAllText);
+        var routed = sources.Where(source => source.Value.Contains(": ICarterModule", StringComparison.Ordinal))
+            .Select(source => Path.GetFileNameWithoutExtension(source.Key))
+            .ToHashSet();
+
+        var violations = sources.SelectMany(source => SentRequest().Matches(source.Value)
+                .Select(match => (Sender: Path.GetFileNameWithoutExtension(source.Key), Slice: match.Groups["slice"].Value, Kind: match.Groups["kind"].Value)))
+            .Where(sent => routed.Contains(sent.Slice) && sent.Sender != sent.Slice && sent.Sender != sent.Slice + "Verb")
+            .Select(sent => $"{sent.Sender} sends {sent.Slice}.{sent.Kind}")
+            .Distinct()
+            .ToList();
+
+        routed.Count.ShouldBeGreaterThan(300);
+        violations.ShouldBeEmpty();
+    }
+
+    [GeneratedRegex(@"new\s+(?<slice>[A-Z]\w*)\.(?<kind>Command|Query)\s*\(")]
+    private static partial Regex SentRequest();
 
     private static string? AreaOf(Type type)
     {

@@ -61,10 +61,10 @@ internal static class AgentProtocol
                 : new Dictionary<string, object?> { ["protocol_version"] = Version, ["type"] = type, ["correlation_id"] = correlationId, ["payload"] = payload },
             Json);
 
-    public static RecordHeartbeat.Body Heartbeat(JsonElement data)
+    public static HeartbeatReport Heartbeat(JsonElement data)
     {
         var extensions = Array(data, "extensions");
-        return new RecordHeartbeat.Body
+        return new HeartbeatReport
         {
             CpuPercent = Number(data, "cpuPercent", "cpu_percent"),
             MemoryUsed = Integer(data, "memoryUsed", "memory_used"),
@@ -78,9 +78,9 @@ internal static class AgentProtocol
                 ? [.. extensions.Select(item => item.GetString()!)]
                 : null,
             ExtensionStates = extensions?.All(item => item.ValueKind == JsonValueKind.Object) == true
-                ? [.. extensions.Select(item => new RecordHeartbeat.ExtensionState(Text(item, "name"), Text(item, "status") ?? "healthy", Text(item, "version")))]
+                ? [.. extensions.Select(item => new HeartbeatReport.ExtensionState(Text(item, "name"), Text(item, "status") ?? "healthy", Text(item, "version")))]
                 : null,
-            Processes = Array(data, "processes")?.Where(item => item.ValueKind == JsonValueKind.Object).Select(item => new RecordHeartbeat.ProcessSample(
+            Processes = Array(data, "processes")?.Where(item => item.ValueKind == JsonValueKind.Object).Select(item => new HeartbeatReport.ProcessSample(
                 Integer(item, "pid"),
                 Text(item, "name"),
                 Number(item, "cpuPercent", "cpu_percent"),

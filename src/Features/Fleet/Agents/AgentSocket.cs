@@ -1,8 +1,6 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using Capstan.Features.Fleet.Instances;
-using Capstan.Features.Fleet.Logs;
 using Capstan.Infrastructure.Data;
 using Capstan.Infrastructure.Errors;
 using Capstan.Infrastructure.Events;
@@ -254,19 +252,19 @@ internal sealed class AgentSession : IAsyncDisposable
             switch (message.Type)
             {
                 case "heartbeat":
-                    var beat = await SendRequestAsync(new RecordHeartbeat.Command(id, AgentProtocol.Heartbeat(payload)), _stop.Token);
+                    var beat = await SendRequestAsync(new RecordAgentHeartbeat.Command(id, AgentProtocol.Heartbeat(payload)), _stop.Token);
                     await SendAsync(AgentProtocol.Envelope("heartbeat:pong", new { ok = true, status = beat.Status, received_at = beat.ReceivedAt }, message.CorrelationId));
                     break;
                 case "metrics":
                     await SendRequestAsync(new RecordAgentMetrics.Command(id, AgentProtocol.Metrics(payload)), _stop.Token);
                     break;
                 case "log:line":
-                    await SendRequestAsync(new IngestLog.Command(AgentProtocol.LogLine(payload, id)), _stop.Token);
+                    await SendRequestAsync(new IngestAgentLogs.Command(id, [AgentProtocol.LogLine(payload, id)]), _stop.Token);
                     break;
                 case "log:batch":
-                    foreach (var chunk in AgentProtocol.LogBatch(payload, id).Chunk(IngestLogBatch.MaxEntries))
+                    foreach (var chunk in AgentProtocol.LogBatch(payload, id).Chunk(IngestAgentLogs.MaxEntries))
                     {
-                        await SendRequestAsync(new IngestLogBatch.Command(chunk), _stop.Token);
+                        await SendRequestAsync(new IngestAgentLogs.Command(id, chunk), _stop.Token);
                     }
 
                     break;

@@ -99,16 +99,6 @@ public static class GetInstanceProcesses
         public string Processes { get; init; } = string.Empty;
     }
 
-    /// <summary>A process as the heartbeat stored it.</summary>
-    internal sealed record StoredProcess(
-        [property: JsonPropertyName("pid")] long Pid,
-        [property: JsonPropertyName("name")] string Name,
-        [property: JsonPropertyName("cpu_percent")] double CpuPercent,
-        [property: JsonPropertyName("memory_bytes")] long MemoryBytes,
-        [property: JsonPropertyName("status")] string? Status,
-        [property: JsonPropertyName("user")] string? User,
-        [property: JsonPropertyName("command")] string? Command);
-
     internal sealed class Endpoint : ICarterModule
     {
         public void AddRoutes(IEndpointRouteBuilder app) =>
