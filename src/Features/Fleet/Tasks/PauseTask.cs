@@ -38,9 +38,9 @@ public static class PauseTask
                 return task;
             }
 
-            if (task.Status == "DISABLED" && "PAUSED" == "PAUSED")
+            if (task.Status == "DISABLED")
             {
-                throw new ConflictException("Task is DISABLED and cannot be paused");
+                throw new ConflictException("Task is DISABLED and cannot be paused; resume it to schedule it again");
             }
 
             var now = clock.GetUtcNow().UtcDateTime;

@@ -13,7 +13,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Capstan.Features.Fleet.Tasks;
 
-/// <summary><c>POST /api/v1/tasks/{id}/resume</c> (seed 004, any role): restarts the schedule (ACTIVE, next run computed from now); resuming an active task is harmless → the task; 404.</summary>
+/// <summary><c>POST /api/v1/tasks/{id}/resume</c> (seed 004, any role): restarts the schedule of a PAUSED or DISABLED task (ACTIVE, next run computed from now); resuming an active task is harmless → the task; 404.</summary>
 public static class ResumeTask
 {
     public sealed record Command(Guid Id) : ICommand<TaskView>;
@@ -36,11 +36,6 @@ public static class ResumeTask
             if (task.Status == "ACTIVE")
             {
                 return task;
-            }
-
-            if (task.Status == "DISABLED" && "ACTIVE" == "PAUSED")
-            {
-                throw new ConflictException("Task is DISABLED and cannot be paused");
             }
 
             var now = clock.GetUtcNow().UtcDateTime;

@@ -251,7 +251,7 @@ public sealed class TaskCommandHandlerTests(FleetHandlerFixture fixture) : TaskS
         again.ShouldBeEquivalentTo(paused);
         (await StoredAsync(id)).Status.ShouldBe("PAUSED");
         (await AuditAsync("task.pause")).ShouldBe([$"task {id} job"]);
-        (await Should.ThrowAsync<ConflictException>(() => Fixture.SendAsAsync(viewer, new PauseTask.Command(disabled)))).Message.ShouldBe("Task is DISABLED and cannot be paused");
+        (await Should.ThrowAsync<ConflictException>(() => Fixture.SendAsAsync(viewer, new PauseTask.Command(disabled)))).Message.ShouldBe("Task is DISABLED and cannot be paused; resume it to schedule it again");
         (await StoredAsync(disabled)).Status.ShouldBe("DISABLED");
     }
 
@@ -282,6 +282,19 @@ public sealed class TaskCommandHandlerTests(FleetHandlerFixture fixture) : TaskS
         (await StoredAsync(id)).NextRunAt.ShouldBe(resumed.NextRunAt);
         (await Fixture.SendAsAsync(viewer, new ResumeTask.Command(active))).NextRunAt.ShouldBe(next);
         (await AuditAsync("task.resume")).ShouldBe([$"task {id} job"]);
+    }
+
+    [Fact]
+    public async Task Resuming_a_disabled_task_schedules_it_again()
+    {
+        var id = await ScheduledTaskAsync("disabled", status: "DISABLED", cron: "*/15 * * * *");
+        var viewer = await Fixture.CreateUserAsync(BaseRole.Viewer);
+
+        var resumed = await Fixture.SendAsAsync(viewer, new ResumeTask.Command(id));
+
+        (resumed.Status, resumed.NextRunAt).ShouldBe(("ACTIVE", (DateTime?)NextQuarter(resumed.UpdatedAt)));
+        (await StoredAsync(id)).Status.ShouldBe("ACTIVE");
+        (await AuditAsync("task.resume")).ShouldBe([$"task {id} disabled"]);
     }
 
     [Fact]
