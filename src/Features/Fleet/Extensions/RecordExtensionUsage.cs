@@ -51,8 +51,9 @@ public static class RecordExtensionUsage
     {
         public Validator()
         {
-            RuleFor(command => command.ExtensionId).NotEmpty().OverridePropertyName("extension_id");
-            RuleFor(command => command.InstanceId).NotEmpty().OverridePropertyName("instance_id");
+            // NotEmpty alone lets Guid.Empty through on a Guid?: an all-zero id is a 400, not an unknown id.
+            RuleFor(command => command.ExtensionId).NotEmpty().NotEqual(Guid.Empty).OverridePropertyName("extension_id");
+            RuleFor(command => command.InstanceId).NotEmpty().NotEqual(Guid.Empty).OverridePropertyName("instance_id");
             RuleFor(command => command.Action).Must(action => action is "install" or "remove").OverridePropertyName("action")
                 .WithMessage("action must be install or remove");
             RuleFor(command => command.Version).NotEmpty().MaximumLength(64).When(command => command.Action == "install").OverridePropertyName("version");

@@ -104,8 +104,9 @@ public sealed record SecurityScoreBreakdown(long Vulnerabilities, long SecretRot
 /// <summary>SQL fragments the security reads share: what counts as an overdue rotation, a weak or expired SSH key.</summary>
 internal static class SecurityRules
 {
-    /// <summary>On a secret rotation aliased <c>r</c>, needs <c>@Now</c> (the alert evaluator's rule too).</summary>
-    public const string Overdue = "(r.is_overdue OR r.next_rotation < @Now)";
+    /// <summary>On a secret rotation aliased <c>r</c>, needs <c>@Now</c> (the alert evaluator's rule too): flagged, never
+    /// rotated (no next rotation), or past its next rotation. Never NULL, so filters and sorts treat it as a boolean.</summary>
+    public const string Overdue = "(r.is_overdue OR r.next_rotation IS NULL OR r.next_rotation < @Now)";
 
     /// <summary>On an SSH key aliased <c>k</c>: DSA/DSS keys, and RSA keys under 2048 bits.</summary>
     public const string Weak = "(lower(k.key_type) IN ('dsa', 'dss', 'ssh-dss', 'ssh-dsa') OR (lower(k.key_type) IN ('rsa', 'ssh-rsa') AND k.key_bits < 2048))";

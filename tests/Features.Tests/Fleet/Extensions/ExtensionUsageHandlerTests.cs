@@ -99,6 +99,8 @@ public sealed class ExtensionUsageHandlerTests(FleetHandlerFixture fixture) : Ex
 
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, new RecordExtensionUsage.Command(extension, instance, "1.0.0", "upgrade", null, null, null)));
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, new RecordExtensionUsage.Command(null, instance, "1.0.0", "install", null, null, null)));
+        await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, new RecordExtensionUsage.Command(Guid.Empty, instance, "1.0.0", "install", null, null, null)));
+        await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, new RecordExtensionUsage.Command(extension, Guid.Empty, "1.0.0", "install", null, null, null)));
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, Install(extension, instance, version: null)));
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, Install(extension, instance, version: new string('1', 65))));
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, Install(extension, instance, durationMs: -1)));
