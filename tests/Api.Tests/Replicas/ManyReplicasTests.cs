@@ -100,14 +100,10 @@ public sealed partial class ManyReplicasTests(ReplicaSetFixture set, ITestOutput
         versions.Distinct().Count().ShouldBe(versions.Count);
     }
 
-    [Fact]
+    [NginxFact]
     public async Task Traffic_through_nginx_reaches_every_replica()
     {
-        if (set.Nginx is null)
-        {
-            output.WriteLine("nginx is not installed: replicas are addressed directly by the other tests");
-            return;
-        }
+        set.Nginx.ShouldNotBeNull("the replica set starts nginx whenever it is installed");
 
         var (_, key) = await ReplicaAccounts.CreateAsync(set.ConnectionString, BaseRole.Viewer);
         using var client = ReplicaAccounts.Client(set.FrontUrl, key);
