@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.RegularExpressions;
 using Capstan.Infrastructure.Security;
@@ -8,14 +9,16 @@ using Capstan.Tests.Support;
 namespace Capstan.Api.Tests.Access;
 
 /// <summary>
-/// No secret value leaks: distinctive values go through both flows, and they (or their base64) never appear in any
-/// response except the two retrieve endpoints, in any table, audit row or log line. Every response is recorded on its
+/// No secret value leaks: distinctive values go through both flows (and an ArgoCD endpoint's token through the gitops
+/// integration), and they (or their base64) never appear in any response except the two retrieve endpoints, in any
+/// table, audit row or log line. Every response is recorded on its
 /// way back to the clients.
 /// </summary>
 public sealed partial class CanaryTests(AccessFixture fixture) : AccessTest(fixture)
 {
     private const string PatchCanary = "CANARY-patch-7f3c9e1d-do-not-leak";
     private const string ReadCanary = "CANARY-read-2b8a4f60-do-not-leak";
+    private const string ArgoCdToken = "CANARY-argocd-token-51e7-do-not-leak";
 
     private readonly List<(string Method, string Path, string Body)> _responses = [];
 
@@ -48,11 +51,19 @@ public sealed partial class CanaryTests(AccessFixture fixture) : AccessTest(fixt
         var retrieved = await (await developer.GetAsync($"/api/v1/requests/{readId}/wraps/{readWrap}")).ShouldBeJsonAsync();
         Encoding.UTF8.GetString(Convert.FromBase64String(retrieved.GetProperty("value").GetString()!)).ShouldBe(ReadCanary);
 
+        // An ArgoCD endpoint's token goes in once and is only ever sent to ArgoCD.
+        await using var argo = await FakeArgoCd.StartAsync(ArgoCdToken);
+        argo.SetApp("payments", "shop", "Healthy", "Synced");
+        var endpoint = await (await admin.PostAsJsonAsync("/api/v1/argocd-endpoints", new { name = "canary-argo", base_url = argo.BaseUrl, token = ArgoCdToken }))
+            .ShouldBeJsonAsync(HttpStatusCode.Created);
+        (await (await developer.GetAsync($"/api/v1/argocd-endpoints/{endpoint.GetProperty("id")}/discovered-apps")).ShouldBeJsonAsync()).GetArrayLength().ShouldBe(1);
+
         // Everything a client can read afterwards.
         foreach (var path in new[]
                  {
                      "/api/v1/requests", $"/api/v1/requests/{patchId}", $"/api/v1/requests/{readId}", $"/api/v1/requests/{patchId}/wraps",
                      $"/api/v1/requests/{readId}/wraps", $"/api/v1/requests/{readId}/gitops", "/api/v1/agents", "/api/v1/secrets", "/api/v1/workflows", "/api/v1/policies",
+                     "/api/v1/argocd-endpoints", "/api/v1/gitops-app-mappings",
                  })
         {
             (await developer.GetAsync(path)).EnsureSuccessStatusCode();
@@ -64,7 +75,7 @@ public sealed partial class CanaryTests(AccessFixture fixture) : AccessTest(fixt
         var retrieveRoute = RetrieveRoute();
         var outside = _responses.Where(response => !(response.Method == "GET" && retrieveRoute.IsMatch(response.Path))).ToList();
         outside.Count.ShouldBeGreaterThan(20);
-        foreach (var canary in Forms(PatchCanary).Concat(Forms(ReadCanary)))
+        foreach (var canary in Forms(PatchCanary).Concat(Forms(ReadCanary)).Concat(Forms(ArgoCdToken)))
         {
             outside.Where(response => response.Body.Contains(canary, StringComparison.Ordinal)).Select(response => $"{response.Method} {response.Path}").ShouldBeEmpty(canary);
             Fixture.Logs.All.ShouldNotContain(canary);
@@ -80,7 +91,7 @@ public sealed partial class CanaryTests(AccessFixture fixture) : AccessTest(fixt
         foreach (var table in tables)
         {
             var text = string.Join('\n', await Fixture.QueryAsync<string>($"SELECT t::text FROM {table} t"));
-            foreach (var canary in Forms(PatchCanary).Concat(Forms(ReadCanary)))
+            foreach (var canary in Forms(PatchCanary).Concat(Forms(ReadCanary)).Concat(Forms(ArgoCdToken)))
             {
                 text.ShouldNotContain(canary, Case.Sensitive, $"{table} holds a secret value");
                 text.ShouldNotContain(Convert.ToHexString(Encoding.UTF8.GetBytes(canary)).ToLowerInvariant(), Case.Sensitive, $"{table} holds a secret value as bytes");

@@ -98,9 +98,12 @@ public sealed class DeploymentFlowTests(DeliveryFixture fixture, FakeKubernetesF
         recorded.GetProperty("id").GetGuid().ShouldBe(run.GetProperty("run_id").GetGuid());
         recorded.GetProperty("status").GetString().ShouldBe("completed");
         recorded.GetProperty("node_states").GetProperty("n1").GetProperty("status").GetString().ShouldBe("completed");
-        var stored = await Fixture.StoredRowsAsTextAsync("delivery", "platform");
-        stored.ShouldNotContain("s3cr3t-value");
-        stored.ShouldNotContain(Convert.ToBase64String(Encoding.UTF8.GetBytes("s3cr3t-value")));
+        var stored = await Fixture.StoredRowsAsTextAsync("delivery", "platform", "identity", "clusters");
+        foreach (var form in new[] { "s3cr3t-value", Convert.ToBase64String(Encoding.UTF8.GetBytes("s3cr3t-value")) })
+        {
+            stored.ShouldNotContain(form, Case.Sensitive, "no table (audit rows included) holds the run's secret value");
+            Fixture.Logs.All.ShouldNotContain(form, Case.Sensitive, "no log line holds the run's secret value");
+        }
 
         // Change the canvas: more replicas, the ConfigMap taken off (removed from the cluster at once), run again.
         Api.ClearRequests();

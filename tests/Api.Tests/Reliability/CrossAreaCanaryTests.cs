@@ -3,8 +3,10 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using Capstan.Api.Tests.Contract;
+using Capstan.Features.Fleet.Deployments;
 using Capstan.Infrastructure.Security;
 using Capstan.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace Capstan.Api.Tests.Reliability;
@@ -12,7 +14,8 @@ namespace Capstan.Api.Tests.Reliability;
 /// <summary>
 /// The cross-area canary (identity, single sign-on and access wraps have their own): distinctive secret values go
 /// in through the areas (cluster tokens and a kubeconfig's credentials, webhook and Slack secrets of alert channels, an
-/// access agent's secret, vault values and registry passwords once those routes are mapped) and through refused
+/// access agent's secret, a vault value, a registry password, a workflow run's secret values and a fleet deployment's
+/// secrets) and through refused
 /// requests (bearer tokens, API keys and agent secrets that are wrong, a password in an invalid body, credentials in
 /// query strings). Then every parameterless GET route and every created object is read as an administrator. No value
 /// may appear, in clear or base64, in any answer but its one reveal, in a log line, an audit row or any stored row.
@@ -33,6 +36,8 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
     private const string LoginPassword = "CANARY-login-Passw0rd-4a1c";
     private const string VaultValue = "CANARY-vault-value-e5b2";
     private const string RegistryPassword = "CANARY-registry-password-d70f";
+    private const string RunSecret = "CANARY-run-secret-8b13";
+    private const string DeploymentSecret = "CANARY-deployment-secret-3f9a";
 
     [Fact]
     public async Task No_secret_value_of_any_area_leaks()
@@ -41,8 +46,6 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
         var admin = Fixture.Factory.CreateDefaultClient(recorder);
         admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await Fixture.CreateApiKeyAsync(await Fixture.CreateUserAsync(BaseRole.Admin)));
         var anonymous = Fixture.Factory.CreateDefaultClient(recorder);
-        var mapped = RouteSweep.Routes(Fixture.Services).Select(route => route.Key).ToHashSet();
-        var notDriven = new List<string>();
         var reveals = new Dictionary<string, HttpResponseMessage>();
 
         // Clusters: a token cluster (seed 002) and a kubeconfig cluster (seed 001).
@@ -100,39 +103,41 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
             (await anonymous.SendAsync(heartbeat)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
         }
 
-        // Fleet vault and delivery registries, once their routes are mapped.
-        if (mapped.Contains(RouteInventory.Key("POST", "/api/v1/secrets")) && mapped.Contains(RouteInventory.Key("GET", "/api/v1/secrets/{id}/value")))
-        {
-            var created = await admin.PostAsJsonAsync("/api/v1/secrets", new { name = "canary-vault", value = VaultValue });
-            if (created.IsSuccessStatusCode)
-            {
-                var id = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").ToString();
-                var reveal = await admin.GetAsync($"/api/v1/secrets/{id}/value");
-                (await reveal.Content.ReadAsStringAsync()).ShouldContain(VaultValue);
-                reveals[VaultValue] = reveal;
-            }
-            else
-            {
-                notDriven.Add($"vault value (POST /api/v1/secrets answered {(int)created.StatusCode})");
-            }
-        }
-        else
-        {
-            notDriven.Add("vault value (routes not mapped yet)");
-        }
+        // Fleet vault: the value is revealed once, by its one reveal route.
+        var vault = await (await admin.PostAsJsonAsync("/api/v1/secrets", new { name = "canary-vault", value = VaultValue })).ShouldBeJsonAsync(HttpStatusCode.Created);
+        var vaultReveal = await admin.GetAsync($"/api/v1/secrets/{vault.GetProperty("id")}/value");
+        (await vaultReveal.Content.ReadAsStringAsync()).ShouldContain(VaultValue);
+        reveals[VaultValue] = vaultReveal;
 
-        if (mapped.Contains(RouteInventory.Key("POST", "/v1/api/admin/registries")))
+        // Delivery: a registry password, and a run's secret values (applied, never stored) on a cluster that cannot be
+        // reached, so they also travel the failure path (run record, error body, logs).
+        (await admin.PostAsJsonAsync("/v1/api/admin/registries", new { name = "canary-registry", url = "https://registry.example.test", username = "canary", password = RegistryPassword }))
+            .IsSuccessStatusCode.ShouldBeTrue();
+        var workflow = await (await admin.PostAsJsonAsync("/v1/api/workflows", new
         {
-            var created = await admin.PostAsJsonAsync("/v1/api/admin/registries", new { name = "canary-registry", url = "https://registry.example.test", username = "canary", password = RegistryPassword });
-            if (!created.IsSuccessStatusCode)
+            name = "canary-workflow",
+            cluster_id = "canary-token",
+            nodes = new object[]
             {
-                notDriven.Add($"registry password (POST /v1/api/admin/registries answered {(int)created.StatusCode})");
-            }
-        }
-        else
+                new { id = "s1", type = "secret", position = new { x = 100, y = 100 }, data = new { name = "canary-secret", @namespace = "default", keys = new[] { new { id = "k1", name = "PASSWORD" } } } },
+            },
+            edges = Array.Empty<object>(),
+        })).ShouldBeJsonAsync(HttpStatusCode.Created);
+        var workflowId = workflow.GetProperty("id").ToString();
+        (await admin.PutAsJsonAsync($"/v1/api/workflows/{workflowId}/status", new { status = "published" })).IsSuccessStatusCode.ShouldBeTrue();
+        var run = await admin.PostAsJsonAsync($"/v1/api/workflows/{workflowId}/run", new { trigger_data = new { secrets = new { s1 = new { PASSWORD = RunSecret } } } });
+        run.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable, await run.Content.ReadAsStringAsync());
+
+        // Fleet deployments: secrets are sealed until the runner hands them to the provisioner, then dropped.
+        var deployment = await (await admin.PostAsJsonAsync("/api/v1/deployments", new
         {
-            notDriven.Add("registry password (routes not mapped yet)");
-        }
+            name = "canary-env",
+            provider = "fly",
+            region = "sea",
+            yaml_config = "name: canary-env\nsecrets:\n  - name: API_TOKEN\n    source: env\n",
+            secrets = new Dictionary<string, string> { ["API_TOKEN"] = DeploymentSecret },
+        })).ShouldBeJsonAsync(HttpStatusCode.Created);
+        (await Fixture.Services.GetRequiredService<DeploymentRunner>().TryRunAsync(CancellationToken.None)).ShouldBeTrue();
 
         // Refused requests carrying secrets.
         using (var wrongBearer = new HttpRequestMessage(HttpMethod.Get, "/api/v1/users"))
@@ -173,6 +178,8 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
                  {
                      "/v1/api/clusters/canary-token", "/v1/api/clusters/canary-token/status", "/v1/api/clusters/canary-token/logs", "/v1/api/clusters/canary-kubeconfig",
                      $"/api/v1/alerts/channels/{webhook.GetProperty("id")}", $"/api/v1/alerts/channels/{slack.GetProperty("id")}", $"/api/v1/clusters/{kubeconfigClusterId}",
+                     $"/api/v1/secrets/{vault.GetProperty("id")}", $"/v1/api/workflows/{workflowId}", $"/v1/api/workflows/{workflowId}/runs",
+                     $"/api/v1/deployments/{deployment.GetProperty("deployment").GetProperty("id")}",
                  })
         {
             reads += await ReadAsync(admin, path) ? 1 : 0;
@@ -195,6 +202,8 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
             ["password of a failed sign-in"] = LoginPassword,
             ["vault value"] = VaultValue,
             ["registry password"] = RegistryPassword,
+            ["workflow run secret"] = RunSecret,
+            ["deployment secret"] = DeploymentSecret,
         };
         var schemas = await Fixture.QueryAsync<string>(
             "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'capstan_test')");
@@ -222,8 +231,8 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
             }
         }
 
-        output.WriteLine($"canaries: {canaries.Count} values ({canaries.Count - notDriven.Count} driven), {recorder.Responses.Count} answers recorded ({reads} reads as an administrator), " +
-            $"{schemas.Count} schemas and {logs.Split('\n').Length} log lines searched; not driven: {(notDriven.Count == 0 ? "none" : string.Join("; ", notDriven))}; leaks: {leaks.Count}");
+        output.WriteLine($"canaries: {canaries.Count} values driven, {recorder.Responses.Count} answers recorded ({reads} reads as an administrator), " +
+            $"{schemas.Count} schemas and {logs.Split('\n').Length} log lines searched; leaks: {leaks.Count}");
         leaks.Distinct().ShouldBeEmpty();
     }
 
