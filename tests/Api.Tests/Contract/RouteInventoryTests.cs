@@ -98,6 +98,58 @@ public sealed class RouteInventoryTests(ApiFixture fixture, ITestOutputHelper ou
         }
     }
 
+    [Fact]
+    public void Each_route_requires_what_its_seed_states()
+    {
+        var endpointsByKey = Endpoints()
+            .SelectMany(endpoint => (endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"])
+                .Select(method => (Key: RouteInventory.Key(method, endpoint.RoutePattern.RawText ?? string.Empty), Endpoint: endpoint)))
+            .ToLookup(pair => pair.Key, pair => pair.Endpoint);
+        var mismatches = new List<string>();
+        var pinned = 0;
+        foreach (var row in RouteInventory.Rows.Where(row => row.SeedAuth.Length > 0))
+        {
+            foreach (var endpoint in endpointsByKey[row.Key])
+            {
+                foreach (var claim in row.SeedAuth.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                {
+                    pinned++;
+                    if (SeedClaimMismatch(claim, endpoint) is { } problem)
+                    {
+                        mismatches.Add($"{row}: the seed says '{claim}', {problem}");
+                    }
+                }
+            }
+        }
+
+        output.WriteLine($"{pinned} seed authorization statements checked against the routes' metadata");
+        pinned.ShouldBeGreaterThan(200);
+        mismatches.ShouldBeEmpty();
+    }
+
+    /// <summary>Why the route's metadata contradicts one statement of the seed's auth column (seed 003: public, bearer,
+    /// bearer + permission, agent, user_id; seed 004: the minimum role, None or Any), or null when it agrees.</summary>
+    private static string? SeedClaimMismatch(string claim, RouteEndpoint endpoint)
+    {
+        var permission = endpoint.Metadata.GetMetadata<RequiredPermission>()?.Permission;
+        var minimumRole = permission is null ? (BaseRole?)null : PermissionCatalog.Get(permission).MinimumRole;
+        var isPublic = endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null;
+        var signedIn = !isPublic && endpoint.Metadata.GetMetadata<IAuthorizeData>() is not null;
+        const string BearerPlus = "003:bearer + ";
+        return claim switch
+        {
+            "003:public" or "004:None" => isPublic ? null : "but the route is not public",
+            "004:Any" => isPublic || minimumRole == BaseRole.Viewer ? null : $"but the route needs {minimumRole}",
+            "003:agent" => endpoint.Metadata.GetMetadata<AgentAuthenticated>() is not null ? null : "but the route does not authenticate agents",
+            "003:bearer" or "003:user_id" => signedIn ? null : "but the route does not require a signed-in caller",
+            _ when claim.StartsWith(BearerPlus, StringComparison.Ordinal) =>
+                permission == claim[BearerPlus.Length..] ? null : $"but the route requires '{permission ?? "no permission"}'",
+            _ when claim.StartsWith("004:", StringComparison.Ordinal) && Enum.TryParse<BaseRole>(claim[4..], ignoreCase: true, out var role) =>
+                minimumRole == role ? null : $"but the route's permission '{permission ?? "none"}' starts at {minimumRole?.ToString() ?? "no role"}",
+            _ => "which this test does not understand",
+        };
+    }
+
     private IEnumerable<RouteEndpoint> Endpoints() =>
         Fixture.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>();
 
