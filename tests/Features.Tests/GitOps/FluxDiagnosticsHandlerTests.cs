@@ -334,20 +334,20 @@ public sealed class FluxDiagnosticsHandlerTests(GitOpsHandlerFixture fixture, Fa
         var response = await Fixture.SendAsAsync(viewer, new GetKustomizationDiff.Query("kustomizations", "flux-system", "apps", null, null));
 
         response.Revision.ShouldBe("main@sha1:4d7e2b9c3f1a8e6d5c4b3a29180716253443526f");
-        // kustomize orders its output (by kind, then name); the handler keeps that order.
+        // The handler keeps the build's order (the kustomize stand-in prints the resources as listed).
         response.Diffs.Select(diff => (diff.Kind, diff.Name, diff.Namespace, diff.Changed, diff.Live is null, diff.Error)).ShouldBe(
         [
-            ("ConfigMap", "extra", "apps", true, true, (string?)null),
             ("ConfigMap", "settings", "apps", true, false, (string?)null),
+            ("ConfigMap", "extra", "apps", true, true, (string?)null),
         ]);
-        response.Diffs[1].Desired.ShouldContain("color: blue");
-        response.Diffs[1].Live!.ShouldContain("color: red");
+        response.Diffs[0].Desired.ShouldContain("color: blue");
+        response.Diffs[0].Live!.ShouldContain("color: red");
         response.Summary.ShouldBe(new GetKustomizationDiff.Summary(2, 2, 1, 0));
         Api.Requests.ShouldContain(request => request.Path == $"/api/v1/namespaces/flux-system/services/source-controller:80/proxy/{ArtifactPath}");
         Api.RequestsTo("PATCH", "/api").Select(request => request.PathAndQuery).ShouldBe(
         [
-            "/api/v1/namespaces/apps/configmaps/extra?dryRun=All&fieldManager=capstan-drift-check&force=true",
             "/api/v1/namespaces/apps/configmaps/settings?dryRun=All&fieldManager=capstan-drift-check&force=true",
+            "/api/v1/namespaces/apps/configmaps/extra?dryRun=All&fieldManager=capstan-drift-check&force=true",
         ]);
         Api.Store.Get("v1", "ConfigMap", "apps", "settings")!["data"]!["color"]!.GetValue<string>().ShouldBe("red", "a dry run changes nothing");
         Api.Store.Get("v1", "ConfigMap", "apps", "extra").ShouldBeNull();
