@@ -85,7 +85,7 @@ internal static class ProviderCatalog
             await using var stream = File.OpenRead(file);
             var document = await JsonSerializer.DeserializeAsync<ProviderDocument>(stream, Json, cancellationToken)
                 ?? throw new InvalidOperationException($"Pricing file '{file}' is empty");
-            documents.Add(Check(document, file));
+            documents.Add(Check(document, $"'{file}'"));
         }
 
         return documents;
@@ -145,7 +145,8 @@ internal static class ProviderCatalog
         if (configuration["Fleet:Pricing:ApiUrl"] is { Length: > 0 } apiUrl)
         {
             var client = httpClients.CreateClient(HttpClientName);
-            client.Timeout = TimeSpan.FromSeconds(configuration.GetValue("Fleet:Pricing:ApiTimeoutSeconds", 15));
+            var timeoutSeconds = configuration.GetValue("Fleet:Pricing:ApiTimeoutSeconds", 15);
+            client.Timeout = TimeSpan.FromSeconds(timeoutSeconds);
             try
             {
                 using var response = await client.GetAsync($"{apiUrl.TrimEnd('/')}/{Uri.EscapeDataString(id)}", cancellationToken);
@@ -154,13 +155,24 @@ internal static class ProviderCatalog
                     throw new NotFoundException($"Provider '{provider}' not found");
                 }
 
-                response.EnsureSuccessStatusCode();
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw Undelivered(id, $"it answered HTTP {(int)response.StatusCode}");
+                }
+
                 document = Check(await response.Content.ReadFromJsonAsync<ProviderDocument>(Json, cancellationToken)
-                    ?? throw new JsonException("empty document"), apiUrl);
+                    ?? throw new JsonException("the document is null"), "the pricing API");
             }
             catch (Exception exception) when (exception is HttpRequestException or JsonException or InvalidOperationException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                throw new ServiceUnavailableException($"The pricing API (Fleet:Pricing:ApiUrl) did not deliver a catalog for '{id}'");
+                // Say why, so an administrator can tell a down API from one that answers something else.
+                throw Undelivered(id, exception switch
+                {
+                    TaskCanceledException => $"it did not answer within {timeoutSeconds} s",
+                    HttpRequestException => "it could not be reached",
+                    JsonException json => $"its answer is not a pricing document ({json.Message})",
+                    _ => exception.Message,
+                });
             }
 
             source = "api";
@@ -181,15 +193,20 @@ internal static class ProviderCatalog
         return new Stored(document, source, now);
     }
 
+    private static ServiceUnavailableException Undelivered(string id, string reason) =>
+        new($"The pricing API (Fleet:Pricing:ApiUrl) did not deliver a catalog for '{id}': {reason}");
+
     private static DateTime FileTime(IConfiguration configuration, string id) =>
         File.GetLastWriteTimeUtc(Path.Combine(Directory(configuration), $"{id}.json"));
 
     private static ProviderDocument Check(ProviderDocument document, string origin)
     {
         if (string.IsNullOrWhiteSpace(document.Id) || document.Regions is null || document.ComputeTiers is null || document.Storage is null || document.Network is null
-            || document.ComputeTiers.Any(tier => string.IsNullOrWhiteSpace(tier.Id) || tier.PricePerMonth < 0))
+            || document.Regions.Any(region => region is null || string.IsNullOrWhiteSpace(region.Id))
+            || document.ComputeTiers.Any(tier => tier is null || string.IsNullOrWhiteSpace(tier.Id) || tier.PricePerMonth < 0))
         {
-            throw new InvalidOperationException($"Pricing document from '{origin}' is incomplete (id, regions, computeTiers, storage, network)");
+            throw new InvalidOperationException(
+                $"Pricing document from {origin} is incomplete or invalid: it needs id, regions (each with an id), computeTiers (each with an id and a price that is not negative), storage and network");
         }
 
         return document with { Id = document.Id.Trim().ToLowerInvariant(), PriceSource = document.PriceSource ?? "static" };
