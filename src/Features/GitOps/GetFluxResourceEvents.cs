@@ -14,7 +14,7 @@ namespace Capstan.Features.GitOps;
 
 /// <summary><c>GET .../{namespace}/{name}/events</c> (seed 000): the object's Kubernetes events
 /// (<c>fieldSelector=involvedObject.name=&lt;name&gt;,involvedObject.kind=&lt;Kind&gt;</c> in its namespace), newest
-/// first. Needs read. <c>{events: [K8sEvent]}</c>.</summary>
+/// first. Needs read; 404 when the object does not exist. <c>{events: [K8sEvent]}</c>.</summary>
 public static class GetFluxResourceEvents
 {
     public sealed record Query(string ResourceType, string Namespace, string Name, string? Cluster, string? ClusterCookie) : IQuery<Response>;
@@ -38,6 +38,9 @@ public static class GetFluxResourceEvents
             var type = FluxGateway.ResolveType(query.ResourceType);
             var session = await gateway.OpenAsync(query.Cluster, query.ClusterCookie, cancellationToken);
             session.Access.Demand(FluxAction.Read, type.Kind, query.Namespace, session.Target);
+
+            // A missing object is a 404 (the cluster's own message), not an empty list.
+            await session.Client.GetAsync(type.Resource, query.Namespace, query.Name, cancellationToken);
             var events = await session.Client.ListEventsAsync(query.Namespace, $"involvedObject.name={query.Name},involvedObject.kind={type.Kind}", null, cancellationToken);
             var views = FluxEvents.NewestFirst(events.Select(FluxEvents.View)).ToList();
             return new Response(views, views.Count);

@@ -17,7 +17,7 @@ namespace Capstan.Features.GitOps;
 /// <summary><c>GET .../{namespace}/{name}/history</c> (seed 000): the object's reconciliation history on the selected
 /// cluster, newest first (<c>limit</c> 1-1000, default 100; <c>status</c> success|failure|unknown; <c>since</c> ISO
 /// time), recorded by the background watcher and by manual actions. Snapshots are JSON strings, as Gyre sends them.
-/// Needs read. <c>{timeline, total}</c>.</summary>
+/// Needs read; 404 when nothing is recorded and the object does not exist. <c>{timeline, total}</c>.</summary>
 public static class GetFluxResourceHistory
 {
     public sealed record Query(string ResourceType, string Namespace, string Name, int Limit, string? Status, string? Since, string? Cluster, string? ClusterCookie) : IQuery<Response>;
@@ -76,6 +76,11 @@ public static class GetFluxResourceHistory
             LIMIT @Limit
             """;
 
+        private const string Recorded = """
+            SELECT EXISTS (SELECT 1 FROM gitops.reconciliation_history
+                           WHERE cluster_id = @ClusterId AND resource_type = @Kind AND namespace = @Namespace AND name = @Name)
+            """;
+
         public async Task<Response> Handle(Query query, CancellationToken cancellationToken)
         {
             var type = FluxGateway.ResolveType(query.ResourceType);
@@ -86,6 +91,13 @@ public static class GetFluxResourceHistory
                 Load,
                 new { ClusterId = session.Cluster.Id, type.Kind, query.Namespace, query.Name, query.Status, Since = since, query.Limit },
                 cancellationToken);
+
+            // Nothing recorded: 404 unless the object exists (the history of a deleted object stays readable).
+            if (timeline.Count == 0 && !await db.ExecuteScalarAsync<bool>(Recorded, new { ClusterId = session.Cluster.Id, type.Kind, query.Namespace, query.Name }, cancellationToken))
+            {
+                await session.Client.GetAsync(type.Resource, query.Namespace, query.Name, cancellationToken);
+            }
+
             return new Response(timeline, timeline.Count);
         }
     }

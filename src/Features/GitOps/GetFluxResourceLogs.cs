@@ -18,8 +18,8 @@ namespace Capstan.Features.GitOps;
 /// <summary><c>GET .../{namespace}/{name}/logs</c> (seed 000): the lines about this object from its controller's log:
 /// the first running pod labelled <c>app=&lt;controller&gt;</c> (else <c>app.kubernetes.io/name</c>) in the Flux
 /// namespace (<c>Flux:Namespace</c>, default <c>flux-system</c>), its last 1000 lines, those naming both
-/// <c>"&lt;name&gt;"</c> and <c>"&lt;namespace&gt;"</c>. Needs read. <c>{logs, controller, pod, lines}</c>; 503 when no
-/// controller pod runs.</summary>
+/// <c>"&lt;name&gt;"</c> and <c>"&lt;namespace&gt;"</c>. Needs read. <c>{logs, controller, pod, lines}</c>; 404 when the
+/// object does not exist, 503 when no controller pod runs.</summary>
 public static class GetFluxResourceLogs
 {
     public sealed record Query(string ResourceType, string Namespace, string Name, string? Cluster, string? ClusterCookie) : IQuery<Response>;
@@ -43,6 +43,9 @@ public static class GetFluxResourceLogs
             var type = FluxGateway.ResolveType(query.ResourceType);
             var session = await gateway.OpenAsync(query.Cluster, query.ClusterCookie, cancellationToken);
             session.Access.Demand(FluxAction.Read, type.Kind, query.Namespace, session.Target);
+
+            // A missing object is a 404 (the cluster's own message), not "no lines matched".
+            await session.Client.GetAsync(type.Resource, query.Namespace, query.Name, cancellationToken);
             var fluxNamespace = configuration["Flux:Namespace"] ?? "flux-system";
             var pod = await RunningPodAsync(session.Client, fluxNamespace, $"app={type.Controller}", cancellationToken)
                 ?? await RunningPodAsync(session.Client, fluxNamespace, $"app.kubernetes.io/name={type.Controller}", cancellationToken)

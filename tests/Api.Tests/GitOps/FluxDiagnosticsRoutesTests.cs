@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Capstan.Infrastructure.Security;
 using Capstan.Tests.Support;
 using Capstan.Tests.Support.Kubernetes;
@@ -81,6 +82,7 @@ public sealed class FluxDiagnosticsRoutesTests(GitOpsFixture fixture, FakeKubern
             {"level":"info","ts":"2024-11-20T09:14:23.000Z","msg":"server-side apply completed","controller":"kustomization","namespace":"flux-system","name":"infrastructure"}
             {"level":"error","ts":"2024-11-20T09:14:24.000Z","msg":"Reconciliation failed","controller":"kustomization","namespace":"flux-system","name":"apps"}
             """);
+        Api.Store.Put(JsonNode.Parse("""{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","metadata":{"name":"nothing-logged","namespace":"flux-system"}}""")!.AsObject());
 
         var body = await (await viewer.GetAsync("/api/v1/flux/kustomizations/flux-system/apps/logs")).ShouldBeJsonAsync();
         var none = await (await viewer.GetAsync("/api/v1/flux/kustomizations/flux-system/nothing-logged/logs")).ShouldBeJsonAsync();

@@ -151,6 +151,49 @@ public sealed class FluxLiveEventsTests(GitOpsFixture fixture, FakeKubernetesFix
     }
 
     [Fact]
+    public async Task Streams_are_capped_per_user_across_sessions_and_closing_one_frees_a_slot()
+    {
+        await RegisterClusterAsync();
+        var (first, user) = await FluxClientAsync(BaseRole.Viewer, ViewerRead);
+        using var second = await Fixture.ClientAsAsync(user);
+        using var third = await Fixture.ClientAsAsync(user);
+        var socketKey = await Fixture.CreateApiKeyAsync(user);
+        var socketClient = Fixture.Factory.Server.CreateWebSocketClient();
+        socketClient.ConfigureRequest = request => request.Headers.Authorization = $"Bearer {socketKey}";
+        var open = new List<LiveStream>();
+        try
+        {
+            // Five live connections from three API keys (three sessions): three streams, one stream, one socket.
+            foreach (var client in new[] { first, first, first, second })
+            {
+                var stream = await OpenStreamAsync(client);
+                open.Add(stream);
+                await stream.NextAsync(frame => true);
+            }
+
+            using var socket = await socketClient.ConnectAsync(new Uri("ws://localhost/api/v1/ws?cluster=prod"), CancellationToken.None);
+            (await ReceiveAsync(socket)).GetProperty("type").GetString().ShouldBe("CONNECTED");
+
+            using var refused = await TryOpenStreamAsync(third);
+
+            var body = await refused.ShouldBeErrorAsync(HttpStatusCode.TooManyRequests);
+            body.GetProperty("message").GetString().ShouldBe("Too many live connections for this user (max 5)");
+            refused.Headers.RetryAfter!.Delta.ShouldBe(TimeSpan.FromSeconds(5));
+
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+            var admitted = await OpenOnceFreeAsync(third);
+            open.Add(admitted);
+            (await admitted.NextAsync(frame => true)).GetProperty("type").GetString().ShouldBe("CONNECTED");
+            using var full = await TryOpenStreamAsync(second);
+            (await full.ShouldBeErrorAsync(HttpStatusCode.TooManyRequests)).GetProperty("message").GetString().ShouldBe("Too many live connections for this user (max 5)");
+        }
+        finally
+        {
+            open.ForEach(stream => stream.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task The_websocket_carries_the_same_events()
     {
         var cluster = await RegisterClusterAsync();
@@ -202,6 +245,29 @@ public sealed class FluxLiveEventsTests(GitOpsFixture fixture, FakeKubernetesFix
         var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/events");
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, await Peek(response));
+        return new LiveStream(response, new StreamReader(await response.Content.ReadAsStreamAsync()));
+    }
+
+    private static async Task<HttpResponseMessage> TryOpenStreamAsync(HttpClient client)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/events");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+    }
+
+    /// <summary>Opens a stream as soon as the server has let go of a closed connection's slot.</summary>
+    private static async Task<LiveStream> OpenOnceFreeAsync(HttpClient client)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        var response = await TryOpenStreamAsync(client);
+        while (response.StatusCode == HttpStatusCode.TooManyRequests && DateTime.UtcNow < deadline)
+        {
+            response.Dispose();
+            await Task.Delay(50);
+            response = await TryOpenStreamAsync(client);
+        }
+
         response.StatusCode.ShouldBe(HttpStatusCode.OK, await Peek(response));
         return new LiveStream(response, new StreamReader(await response.Content.ReadAsStreamAsync()));
     }
