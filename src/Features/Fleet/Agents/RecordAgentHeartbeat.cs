@@ -21,8 +21,18 @@ public static class RecordAgentHeartbeat
     {
         public Validator()
         {
+            var rules = new HeartbeatReport.Rules();
             RuleFor(command => command.InstanceId).NotEmpty();
-            RuleFor(command => command.Heartbeat).NotNull().SetValidator(new HeartbeatReport.Rules());
+            RuleFor(command => command.Heartbeat).NotNull();
+
+            // The report's own field names (cpuPercent, extensions...), as the agent sent them.
+            RuleFor(command => command.Heartbeat).Custom((heartbeat, context) =>
+            {
+                foreach (var failure in heartbeat is null ? [] : rules.Validate(heartbeat).Errors)
+                {
+                    context.AddFailure(failure);
+                }
+            });
         }
     }
 
