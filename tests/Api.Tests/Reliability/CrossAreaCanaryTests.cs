@@ -111,8 +111,13 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
 
         // Delivery: a registry password, and a run's secret values (applied, never stored) on a cluster that cannot be
         // reached, so they also travel the failure path (run record, error body, logs).
-        (await admin.PostAsJsonAsync("/v1/api/admin/registries", new { name = "canary-registry", url = "https://registry.example.test", username = "canary", password = RegistryPassword }))
-            .IsSuccessStatusCode.ShouldBeTrue();
+        await (await admin.PostAsJsonAsync("/v1/api/admin/registries", new
+        {
+            name = "canary-registry",
+            registryType = "custom",
+            registryUrl = "https://registry.example.test",
+            credentials = new { username = "canary", password = RegistryPassword },
+        })).ShouldBeJsonAsync(HttpStatusCode.Created);
         var workflow = await (await admin.PostAsJsonAsync("/v1/api/workflows", new
         {
             name = "canary-workflow",
