@@ -64,16 +64,10 @@ public sealed class DeployManifestTests(ITestOutputHelper output)
         output.WriteLine($"deploy/: {objects.Count} objects checked structurally");
     }
 
-    [Fact]
+    [KubectlFact]
     public async Task Kubectl_client_dry_run_accepts_every_manifest()
     {
-        var kubectl = Environment.GetEnvironmentVariable("CAPSTAN_KUBECTL") ?? FindOnPath("kubectl");
-        if (kubectl is null)
-        {
-            Environment.GetEnvironmentVariable("CAPSTAN_REQUIRE_KUBECTL").ShouldNotBe("1", "kubectl is required here (Debian package kubernetes-client)");
-            output.WriteLine("kubectl is not installed: the dry run is skipped (the structural test still ran)");
-            return;
-        }
+        var kubectl = Kubectl.Executable.ShouldNotBeNull("kubectl is required here (Debian package kubernetes-client)");
 
         await using var api = await FakeKubernetesApi.StartAsync(new FakeKubernetesOptions { SeedFixtures = false });
         api.Store.RegisterType(new FakeResourceType("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"));
@@ -105,9 +99,4 @@ public sealed class DeployManifestTests(ITestOutputHelper output)
 
     private static bool Matches(JsonObject selector, JsonObject labels) =>
         selector.All(pair => labels[pair.Key]?.GetValue<string>() == pair.Value!.GetValue<string>());
-
-    private static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => Path.Combine(directory, name))
-            .FirstOrDefault(File.Exists);
 }
