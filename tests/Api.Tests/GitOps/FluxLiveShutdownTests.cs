@@ -6,14 +6,13 @@ using System.Text.Json;
 using Capstan.Infrastructure.Security;
 using Capstan.Tests.Support;
 using Capstan.Tests.Support.Kubernetes;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 
 namespace Capstan.Api.Tests.GitOps;
 
 /// <summary>How the live feed ends: SHUTDOWN on the SSE stream and the WebSocket when a connection reaches
-/// <c>GitOps:Live:ConnectionTimeoutSeconds</c> and when the server stops. Each test runs a host of its own on the
-/// collection's database (a stopped host cannot be reused, and the timeout is off on the shared one).</summary>
+/// <c>GitOps:Live:ConnectionTimeoutSeconds</c>, on a host of its own (the timeout is off on the shared one). The
+/// server-stop SHUTDOWN cannot be observed in process: the test server aborts open requests when it stops, where
+/// Kestrel lets them finish.</summary>
 public sealed class FluxLiveShutdownTests(GitOpsFixture fixture, FakeKubernetesFixture fake) : GitOpsTest(fixture, fake)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
@@ -47,33 +46,6 @@ public sealed class FluxLiveShutdownTests(GitOpsFixture fixture, FakeKubernetesF
         (await stream.EndAsync()).ShouldBeTrue("the stream ends after SHUTDOWN");
         (await ReceiveAsync(socket)).ShouldBeNull("the server closes the socket after SHUTDOWN");
         socket.CloseStatus.ShouldBe(WebSocketCloseStatus.NormalClosure);
-    }
-
-    [Fact]
-    public async Task Stopping_the_server_sends_a_server_shutdown_to_open_subscribers()
-    {
-        await RegisterClusterAsync();
-        var (_, user) = await FluxClientAsync(BaseRole.Viewer, ViewerRead);
-        await using var host = await StartHostAsync(new Dictionary<string, string?>());
-        using var client = await host.ClientAsAsync(user);
-        using var stream = await OpenStreamAsync(client);
-        using var socket = await ConnectAsync(host, user);
-        (await stream.NextAsync()).GetProperty("type").GetString().ShouldBe("CONNECTED");
-        (await ReceiveAsync(socket))!.Value.GetProperty("type").GetString().ShouldBe("CONNECTED");
-
-        host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
-
-        var streamShutdown = await stream.NextAsync(IsShutdown);
-        var socketShutdown = await ReceiveUntilAsync(socket, "SHUTDOWN");
-        foreach (var shutdown in new[] { streamShutdown, socketShutdown })
-        {
-            shutdown.PropertyNames().ShouldBe(["type", "message", "reason", "timestamp"]);
-            shutdown.GetProperty("reason").GetString().ShouldBe("server_shutdown");
-            shutdown.GetProperty("message").GetString().ShouldBe("Server is shutting down – please reconnect");
-        }
-
-        (await stream.EndAsync()).ShouldBeTrue("the stream ends after SHUTDOWN");
-        (await ReceiveAsync(socket)).ShouldBeNull("the server closes the socket after SHUTDOWN");
     }
 
     private static bool IsShutdown(JsonElement frame) => frame.TryGetProperty("type", out var type) && type.GetString() == "SHUTDOWN";

@@ -153,8 +153,16 @@ public sealed class FluxDiagnosticsHandlerTests(GitOpsHandlerFixture fixture, Fa
             {"level":"error","msg":"Reconciliation failed","namespace":"flux-system","name":"apps"}
             """);
 
+        Api.Store.Put(YamlJson.ParseObject("""
+            apiVersion: kustomize.toolkit.fluxcd.io/v1
+            kind: Kustomization
+            metadata: {name: quiet, namespace: flux-system}
+            """));
+
         var response = await Fixture.SendAsAsync(viewer, new GetFluxResourceLogs.Query("kustomizations", "flux-system", "apps", null, null));
         var none = await Fixture.SendAsAsync(viewer, new GetFluxResourceLogs.Query("kustomizations", "flux-system", "quiet", null, null));
+        (await Should.ThrowAsync<KubernetesApiException>(() => Fixture.SendAsAsync(viewer, new GetFluxResourceLogs.Query("kustomizations", "flux-system", "missing", null, null))))
+            .StatusCode.ShouldBe(404);
 
         response.Controller.ShouldBe("kustomize-controller");
         response.Pod.ShouldBe("kustomize-controller-7b8c9d6f4-q8w2e");
@@ -216,7 +224,13 @@ public sealed class FluxDiagnosticsHandlerTests(GitOpsHandlerFixture fixture, Fa
         response.Events.Select(view => (view.Reason, view.Count, view.Source)).ShouldBe([("ReconciliationSucceeded", 3, "kustomize-controller"), ("Progressing", 1, "kustomize-controller")]);
         response.Total.ShouldBe(2);
         response.Events[0].InvolvedObject.ShouldBe(new Capstan.Infrastructure.Flux.InvolvedObjectView("Kustomization", "apps", "flux-system", "kustomize.toolkit.fluxcd.io/v1"));
-        Api.Requests.Single().PathAndQuery.ShouldBe("/api/v1/namespaces/flux-system/events?fieldSelector=involvedObject.name%3Dapps%2CinvolvedObject.kind%3DKustomization");
+        Api.Requests.Select(request => request.PathAndQuery).ShouldBe(
+        [
+            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps",
+            "/api/v1/namespaces/flux-system/events?fieldSelector=involvedObject.name%3Dapps%2CinvolvedObject.kind%3DKustomization",
+        ]);
+        (await Should.ThrowAsync<KubernetesApiException>(() => Fixture.SendAsAsync(viewer, new GetFluxResourceEvents.Query("kustomizations", "flux-system", "missing", null, null))))
+            .StatusCode.ShouldBe(404);
         await Should.ThrowAsync<ForbiddenException>(() => Fixture.SendAsAsync(viewer, new GetFluxResourceEvents.Query("helmreleases", "apps", "podinfo", null, null)));
         await Should.ThrowAsync<ValidationException>(() => Fixture.SendAsAsync(viewer, new GetFluxResourceEvents.Query("kustomizations", "flux-system", "a_b", null, null)));
     }
