@@ -244,6 +244,20 @@ public sealed class AgentSelfServiceHandlerTests(AccessHandlerFixture fixture) :
     }
 
     [Fact]
+    public async Task Each_target_key_gets_its_own_wrap_and_a_bad_value_for_the_second_is_a_400()
+    {
+        var (agent, _) = await CreateAgentAsync();
+        var requestId = await ClaimedReadAsync(agent, "K", "L");
+        await SendAsAgentAsync(agent, new PostWrap.Command(requestId, "K", Base64("first"), null));
+
+        (await Should.ThrowAsync<BadRequestException>(() => SendAsAgentAsync(agent, new PostWrap.Command(requestId, "L", "not base64!", null))))
+            .Details!.Keys.ShouldBe(["value"]);
+        await SendAsAgentAsync(agent, new PostWrap.Command(requestId, "L", Base64("second"), null));
+
+        (await WrapCountAsync()).ShouldBe(2);
+    }
+
+    [Fact]
     public async Task A_value_over_64_KiB_is_refused()
     {
         var (agent, _) = await CreateAgentAsync();
