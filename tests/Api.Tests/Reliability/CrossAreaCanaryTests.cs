@@ -14,8 +14,7 @@ namespace Capstan.Api.Tests.Reliability;
 /// <summary>
 /// The cross-area canary (identity, single sign-on and access wraps have their own): distinctive secret values go
 /// in through the areas (cluster tokens and a kubeconfig's credentials, webhook and Slack secrets of alert channels, an
-/// access agent's secret, a vault value, a registry password, a workflow run's secret values and a fleet deployment's
-/// secrets) and through refused
+/// access agent's secret, a vault value, a registry password and a fleet deployment's secrets) and through refused
 /// requests (bearer tokens, API keys and agent secrets that are wrong, a password in an invalid body, credentials in
 /// query strings). Then every parameterless GET route and every created object is read as an administrator. No value
 /// may appear, in clear or base64, in any answer but its one reveal, in a log line, an audit row or any stored row.
@@ -36,7 +35,6 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
     private const string LoginPassword = "CANARY-login-Passw0rd-4a1c";
     private const string VaultValue = "CANARY-vault-value-e5b2";
     private const string RegistryPassword = "CANARY-registry-password-d70f";
-    private const string RunSecret = "CANARY-run-secret-8b13";
     private const string DeploymentSecret = "CANARY-deployment-secret-3f9a";
 
     [Fact]
@@ -109,8 +107,7 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
         (await vaultReveal.Content.ReadAsStringAsync()).ShouldContain(VaultValue);
         reveals[VaultValue] = vaultReveal;
 
-        // Delivery: a registry password, and a run's secret values (applied, never stored) on a cluster that cannot be
-        // reached, so they also travel the failure path (run record, error body, logs).
+        // Delivery: a registry password (a run's secret values have their own check in DeploymentFlowTests).
         await (await admin.PostAsJsonAsync("/v1/api/admin/registries", new
         {
             name = "canary-registry",
@@ -118,20 +115,6 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
             registryUrl = "https://registry.example.test",
             credentials = new { username = "canary", password = RegistryPassword },
         })).ShouldBeJsonAsync(HttpStatusCode.Created);
-        var workflow = await (await admin.PostAsJsonAsync("/v1/api/workflows", new
-        {
-            name = "canary-workflow",
-            cluster_id = "canary-token",
-            nodes = new object[]
-            {
-                new { id = "s1", type = "secret", position = new { x = 100, y = 100 }, data = new { name = "canary-secret", @namespace = "default", keys = new[] { new { id = "k1", name = "PASSWORD" } } } },
-            },
-            edges = Array.Empty<object>(),
-        })).ShouldBeJsonAsync(HttpStatusCode.Created);
-        var workflowId = workflow.GetProperty("id").ToString();
-        (await admin.PutAsJsonAsync($"/v1/api/workflows/{workflowId}/status", new { status = "published" })).IsSuccessStatusCode.ShouldBeTrue();
-        var run = await admin.PostAsJsonAsync($"/v1/api/workflows/{workflowId}/run", new { trigger_data = new { secrets = new { s1 = new { PASSWORD = RunSecret } } } });
-        run.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable, await run.Content.ReadAsStringAsync());
 
         // Fleet deployments: secrets are sealed until the runner hands them to the provisioner, then dropped.
         var deployment = await (await admin.PostAsJsonAsync("/api/v1/deployments", new
@@ -183,7 +166,7 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
                  {
                      "/v1/api/clusters/canary-token", "/v1/api/clusters/canary-token/status", "/v1/api/clusters/canary-token/logs", "/v1/api/clusters/canary-kubeconfig",
                      $"/api/v1/alerts/channels/{webhook.GetProperty("id")}", $"/api/v1/alerts/channels/{slack.GetProperty("id")}", $"/api/v1/clusters/{kubeconfigClusterId}",
-                     $"/api/v1/secrets/{vault.GetProperty("id")}", $"/v1/api/workflows/{workflowId}", $"/v1/api/workflows/{workflowId}/runs",
+                     $"/api/v1/secrets/{vault.GetProperty("id")}",
                      $"/api/v1/deployments/{deployment.GetProperty("deployment").GetProperty("id")}",
                  })
         {
@@ -207,7 +190,6 @@ public sealed class CrossAreaCanaryTests(ReliabilityFixture fixture, ITestOutput
             ["password of a failed sign-in"] = LoginPassword,
             ["vault value"] = VaultValue,
             ["registry password"] = RegistryPassword,
-            ["workflow run secret"] = RunSecret,
             ["deployment secret"] = DeploymentSecret,
         };
         var schemas = await Fixture.QueryAsync<string>(
